@@ -1,0 +1,126 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a Cache over a Redis server shared by all replicas. Every call
+// has a short deadline so a slow Redis cannot slow requests down much.
+type Redis struct {
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewRedis wraps client; keys are prefixed with prefix.
+func NewRedis(client redis.UniversalClient, prefix string, log *slog.Logger, m *Metrics) *Redis {
+	return &Redis{client: client, prefix: prefix, timeout: 100 * time.Millisecond, log: log, metrics: m}
+}
+
+// Get implements Cache.
+func (c *Redis) Get(ctx context.Context, key string) ([]byte, bool) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, err := c.client.Get(ctx, c.prefix+key).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		c.metrics.miss()
+		return nil, false
+	case err != nil:
+		c.fail(ctx, "get", err)
+		c.metrics.miss()
+		return nil, false
+	}
+	c.metrics.hit()
+	return v, true
+}
+
+// Set implements Cache.
+func (c *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := c.client.Set(ctx, c.prefix+key, val, ttl).Err(); err != nil {
+		c.fail(ctx, "set", err)
+	}
+}
+
+// Delete implements Cache.
+func (c *Redis) Delete(ctx context.Context, keys ...string) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = c.prefix + k
+	}
+	if err := c.client.Del(ctx, full...).Err(); err != nil {
+		c.fail(ctx, "delete", err)
+	}
+}
+
+// Incr implements Cache.
+func (c *Redis) Incr(ctx context.Context, key string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	n, err := c.client.Incr(ctx, c.prefix+key).Result()
+	if err != nil {
+		c.fail(ctx, "incr", err)
+	}
+	return n, err
+}
+
+// Ping implements Cache.
+func (c *Redis) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
+
+func (c *Redis) fail(ctx context.Context, op string, err error) {
+	c.metrics.error(op)
+	c.log.WarnContext(ctx, "cache unavailable, using the database", "op", op, "error", err)
+}
+
+// Metrics counts cache outcomes.
+type Metrics struct {
+	hits, misses prometheus.Counter
+	errors       *prometheus.CounterVec
+}
+
+// NewMetrics registers the cache metrics with reg (nil reg: not exported).
+func NewMetrics(reg prometheus.Registerer, backend string) *Metrics {
+	l := prometheus.Labels{"backend": backend}
+	m := &Metrics{
+		hits:   prometheus.NewCounter(prometheus.CounterOpts{Name: "tungsten_cache_hits_total", Help: "Cache lookups that found a value.", ConstLabels: l}),
+		misses: prometheus.NewCounter(prometheus.CounterOpts{Name: "tungsten_cache_misses_total", Help: "Cache lookups that found nothing (or failed).", ConstLabels: l}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tungsten_cache_errors_total", Help: "Cache operations that failed, by operation.", ConstLabels: l}, []string{"op"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.hits, m.misses, m.errors)
+	}
+	return m
+}
+
+func (m *Metrics) hit() {
+	if m != nil {
+		m.hits.Inc()
+	}
+}
+
+func (m *Metrics) miss() {
+	if m != nil {
+		m.misses.Inc()
+	}
+}
+
+func (m *Metrics) error(op string) {
+	if m != nil {
+		m.errors.WithLabelValues(op).Inc()
+	}
+}

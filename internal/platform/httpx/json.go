@@ -1,0 +1,170 @@
+// Package httpx holds the HTTP building blocks every service shares: JSON
+// encoding and decoding, the one error-to-status mapping, the middleware
+// chain, and the in-process transport that lets co-located services talk
+// HTTP without a socket.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+)
+
+// Handler is an http.Handler that returns an error; ServeHTTP writes it with
+// WriteError. Handlers therefore never format error responses themselves.
+type Handler func(w http.ResponseWriter, r *http.Request) error
+
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		WriteError(w, r, err)
+	}
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error gets here (an unencodable type).
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `{"errors":{"body":["internal error"]}}`)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// ErrorBody is the RealWorld error shape: {"errors":{"body":["..."]}}.
+type ErrorBody struct {
+	Errors struct {
+		Body []string `json:"body"`
+	} `json:"errors"`
+}
+
+// NewErrorBody builds the error shape from messages.
+func NewErrorBody(msgs ...string) ErrorBody {
+	var b ErrorBody
+	b.Errors.Body = msgs
+	return b
+}
+
+// StatusOf maps an error kind to its HTTP status.
+func StatusOf(kind errs.Kind) int {
+	switch kind {
+	case errs.KindInvalid, errs.KindConflict:
+		return http.StatusUnprocessableEntity
+	case errs.KindNotFound:
+		return http.StatusNotFound
+	case errs.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case errs.KindForbidden:
+		return http.StatusForbidden
+	case errs.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case errs.KindTooManyRequests:
+		return http.StatusTooManyRequests
+	case errs.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// WriteError writes err in the RealWorld error shape. Internal errors are
+// logged with their cause and answered with a generic message: no internal
+// error text ever reaches a client.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := errors.AsType[*errs.Error](err)
+	if !ok {
+		e = &errs.Error{Kind: errs.KindInternal, Err: err}
+	}
+	status := StatusOf(e.Kind)
+	msgs := e.Messages
+	if status >= 500 {
+		Logger(r.Context()).ErrorContext(r.Context(), "request failed", "error", err, "status", status)
+		if e.Kind == errs.KindInternal {
+			msgs = []string{"internal error"}
+		}
+	}
+	if len(msgs) == 0 {
+		msgs = []string{http.StatusText(status)}
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Token realm="tungsten"`)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", FormatRetryAfter(e.RetryAfter))
+	}
+	WriteJSON(w, status, NewErrorBody(msgs...))
+}
+
+// DecodeJSON decodes the request body into dst. Malformed JSON, a wrong
+// content type, trailing data and an over-limit body are client errors with a
+// clear message, never a 500.
+func DecodeJSON(r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return errs.Invalid("body must be JSON (Content-Type: application/json)")
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return errs.Invalid("body must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return errs.TooLarge("request body is too large")
+	}
+	if ute, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		field := ute.Field
+		if field == "" {
+			return errs.Invalid("body has the wrong shape")
+		}
+		return errs.Invalid(fmt.Sprintf("%s must be a %s", field, jsonTypeName(ute.Type.Kind().String())))
+	}
+	if errors.Is(err, io.EOF) {
+		return errs.Invalid("body can't be empty")
+	}
+	return errs.Invalid("body is not valid JSON")
+}
+
+func jsonTypeName(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "slice", "array":
+		return "list"
+	case "struct", "map", "ptr":
+		return "object"
+	case "bool":
+		return "boolean"
+	default:
+		return "number"
+	}
+}
+
+// Logger returns the request-scoped logger set by the access-log middleware,
+// or slog's default when there is none (only in tests).
+func Logger(ctx interface{ Value(any) any }) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}

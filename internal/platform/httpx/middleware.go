@@ -1,0 +1,264 @@
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
+)
+
+// RequestIDHeader carries the request ID between client, gateway and services.
+const RequestIDHeader = "X-Request-Id"
+
+type loggerKey struct{}
+
+type routeKey struct{}
+
+// routeInfo is filled in by Routed once the mux has matched a pattern, so the
+// outer middleware can label metrics, spans and logs with the route template.
+type routeInfo struct{ pattern string }
+
+// InstrumentConfig configures Instrument.
+type InstrumentConfig struct {
+	Service    string
+	Logger     *slog.Logger
+	Metrics    *telemetry.HTTPMetrics
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+}
+
+// Instrument is the outer part of the one middleware chain, in this order:
+// recover → request id → tracing → metrics → access log. The handler it wraps
+// should end in Routed(mux) so the route template is known.
+func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		ri := &routeInfo{}
+
+		// request id
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		rec.Header().Set(RequestIDHeader, id)
+		ctx := telemetry.WithRequestID(r.Context(), id)
+		ctx = context.WithValue(ctx, routeKey{}, ri)
+
+		// tracing
+		ctx = cfg.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		ctx, span := cfg.Tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				semconv.HTTPRequestMethodKey.String(r.Method),
+				semconv.URLPath(r.URL.Path),
+				semconv.ServerAddress(r.Host),
+				semconv.UserAgentOriginal(r.UserAgent()),
+			))
+		defer span.End()
+
+		// metrics
+		done := cfg.Metrics.Begin()
+
+		log := cfg.Logger.With("service", cfg.Service)
+		ctx = context.WithValue(ctx, loggerKey{}, log)
+		r = r.WithContext(ctx)
+
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				span.RecordError(fmt.Errorf("panic: %v", p))
+				if !rec.wroteHeader {
+					WriteJSON(rec, http.StatusInternalServerError, NewErrorBody("internal error"))
+				}
+			}
+			route := ri.pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := rec.status()
+			elapsed := time.Since(start)
+			span.SetName(r.Method + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+			done(ctx, route, r.Method, status, elapsed)
+			log.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+				slog.Int64("bytes", rec.bytes),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// Routed wraps a mux so that the matched pattern (without its method) is
+// recorded for Instrument. Patterns are written "METHOD /path/{param}".
+func Routed(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r) // ServeMux sets r.Pattern on this request
+		if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && r.Pattern != "" {
+			_, path, found := strings.Cut(r.Pattern, " ")
+			if !found {
+				path = r.Pattern
+			}
+			ri.pattern = path
+		}
+	})
+}
+
+// NotFound is the JSON answer for a path no route matches.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusNotFound, NewErrorBody("no route for "+r.Method+" "+r.URL.Path))
+}
+
+// AddSpanAttributes adds attributes to the current server span.
+func AddSpanAttributes(ctx context.Context, attrs ...attribute.KeyValue) {
+	trace.SpanFromContext(ctx).SetAttributes(attrs...)
+}
+
+// LimitBody rejects bodies over max bytes with 413 (by Content-Length at once,
+// otherwise while reading).
+func LimitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			WriteError(w, r, errs.TooLarge(fmt.Sprintf("request body is larger than %d bytes", max)))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Timeout gives every request a deadline; handlers and the calls they make
+// honour it through the context.
+func Timeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// ClientIP returns the caller's IP: X-Real-IP when the direct peer is a
+// trusted proxy (the gateway), else the peer address.
+func ClientIP(r *http.Request, trusted []*net.IPNet) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if real := r.Header.Get("X-Real-Ip"); real != "" && ipIn(host, trusted) && net.ParseIP(real) != nil {
+		return real
+	}
+	return host
+}
+
+func ipIn(s string, nets []*net.IPNet) bool {
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return false
+	}
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseCIDRs parses a list of CIDRs.
+func ParseCIDRs(list []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("parsing CIDR %q: %w", s, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+	bytes       int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.code, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.code, s.wroteHeader = http.StatusOK, true
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// FormatRetryAfter renders a duration as whole seconds, rounded up.
+func FormatRetryAfter(d time.Duration) string {
+	return strconv.Itoa(max(int((d+time.Second-1)/time.Second), 1))
+}

@@ -1,0 +1,5 @@
+package telemetry
+
+import "runtime"
+
+func goVersion() string { return runtime.Version() }
