@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func NewConsumer(cfg ConsumerConfig, deps ConsumerDeps) *Consumer {
 	c := &Consumer{
 		cfg: cfg, deps: deps,
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tungsten_events_consumed_total", Help: "Events handled by a consumer, by outcome (applied, duplicate, error).",
+			Name: "tungsten_events_consumed_total", Help: "Events handled by a consumer, by outcome (applied, duplicate, skipped, error).",
 			ConstLabels: labels,
 		}, []string{"outcome"}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -79,19 +80,21 @@ func NewConsumer(cfg ConsumerConfig, deps ConsumerDeps) *Consumer {
 // messages until ctx ends.
 func (c *Consumer) Start(ctx context.Context) error {
 	stream := c.cfg.Namespace.Stream(c.cfg.Producer)
-	subjects := make([]string, 0, len(c.cfg.EventTypes))
-	for _, t := range c.cfg.EventTypes {
-		subjects = append(subjects, c.cfg.Namespace.Subject(t))
+	// One filter subject, or the whole stream with unwanted types skipped
+	// in handle: multiple filter subjects need nats-server 2.10, and
+	// Debian 12 ships 2.9.
+	var filter string
+	if len(c.cfg.EventTypes) == 1 {
+		filter = c.cfg.Namespace.Subject(c.cfg.EventTypes[0])
 	}
 	durable := strings.ToUpper(string(c.cfg.Namespace)) + "_" + c.cfg.Name
 	cons, err := c.deps.JetStream.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:        durable,
-		FilterSubjects: subjects,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
-		MaxDeliver:     -1,
-		BackOff:        nil,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		Durable:       durable,
+		FilterSubject: filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("creating consumer %s on %s: %w", durable, stream, err)
@@ -122,6 +125,11 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 			semconv.MessagingConsumerGroupName(c.cfg.Name)))
 	defer span.End()
 
+	if !slices.Contains(c.cfg.EventTypes, ev.Type) {
+		_ = msg.Ack()
+		c.handled.WithLabelValues("skipped").Inc()
+		return
+	}
 	if ev.ID == "" {
 		c.deps.Logger.ErrorContext(pctx, "dropping event without ID", "subject", msg.Subject())
 		_ = msg.Term()

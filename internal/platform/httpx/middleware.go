@@ -120,14 +120,18 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 // recorded for Instrument. Patterns are written "METHOD /path/{param}".
 func Routed(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r) // ServeMux sets r.Pattern on this request
-		if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && r.Pattern != "" {
-			_, path, found := strings.Cut(r.Pattern, " ")
-			if !found {
-				path = r.Pattern
+		// ServeMux sets r.Pattern on this very request; read it even when the
+		// handler panics, so the panic is attributed to its route.
+		defer func() {
+			if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && r.Pattern != "" {
+				_, path, found := strings.Cut(r.Pattern, " ")
+				if !found {
+					path = r.Pattern
+				}
+				ri.pattern = path
 			}
-			ri.pattern = path
-		}
+		}()
+		mux.ServeHTTP(w, r)
 	})
 }
 

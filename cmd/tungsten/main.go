@@ -1,0 +1,146 @@
+// Command tungsten runs the Tungsten blogging platform: every service in one
+// process (the embedded default), or any group of them per process.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tungsten-blog/tungsten/internal/app"
+	"github.com/tungsten-blog/tungsten/internal/platform/config"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.revision=...".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+const usage = `Tungsten: a cloud-native microservice blogging platform.
+
+Usage:
+  tungsten serve [flags]     run the modules named by --target (default: all, the embedded default)
+  tungsten migrate [flags]   apply database migrations of the targeted services and exit
+  tungsten version           print the version
+  tungsten help              show this help; "tungsten serve --help" lists every flag
+
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve", "migrate":
+		return serve(args[0], args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "tungsten %s (revision %s)\n", version, revision)
+		return 0
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "tungsten: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(cmd string, args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
+	var cfg app.Config
+	fs := flag.NewFlagSet("tungsten "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.RegisterFlags(fs)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and exit")
+	verifyConfig := fs.Bool("verify-config", false, "check the configuration and exit (status 0 when valid)")
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: tungsten %s [flags]\n\nEvery flag can also be set by its environment variable; the command line wins.\n\nFlags:\n", cmd)
+		config.PrintUsage(stdout, fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tungsten %s: unexpected argument %q (flags start with --)\n", cmd, fs.Arg(0))
+		return 2
+	}
+	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "tungsten %s: %v\n", cmd, err)
+		return 2
+	}
+
+	level := new(slog.LevelVar)
+	if l, err := telemetry.ParseLevel(cfg.LogLevel); err == nil {
+		level.Set(l)
+	}
+	log := telemetry.NewLogger(os.Stdout, level)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	serviceName := "tungsten"
+	if t := cfg.Target.String(); t != app.All {
+		serviceName += "-" + strings.ReplaceAll(t, ",", "-")
+	}
+	trc, err := telemetry.NewTracing(ctx, serviceName, version)
+	if err != nil {
+		fmt.Fprintf(stderr, "tungsten %s: %v\n", cmd, err)
+		return 1
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := trc.Shutdown(fctx); err != nil {
+			log.Warn("flushing traces", "error", err)
+		}
+	}()
+
+	a, err := app.New(cfg, app.Build{Version: version, Revision: revision}, log, level, trc)
+	if err != nil {
+		fmt.Fprintf(stderr, "tungsten %s: invalid configuration:\n%v\n", cmd, err)
+		return 2
+	}
+	if *printConfig {
+		config.PrintValues(stdout, fs)
+		return 0
+	}
+	if *verifyConfig {
+		fmt.Fprintf(stdout, "configuration is valid; modules: %v\n", a.Modules())
+		return 0
+	}
+
+	if cmd == "migrate" {
+		counts, err := a.Migrate(ctx)
+		if err != nil {
+			log.Error("migration failed", "error", err)
+			return 1
+		}
+		for svc, n := range counts {
+			fmt.Fprintf(stdout, "%s: %d migrations applied\n", svc, n)
+		}
+		return 0
+	}
+	if err := a.Run(ctx, started); err != nil {
+		log.Error("tungsten stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,132 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tungsten-blog/tungsten/internal/auth"
+	"github.com/tungsten-blog/tungsten/internal/blog"
+	"github.com/tungsten-blog/tungsten/internal/gateway"
+	"github.com/tungsten-blog/tungsten/internal/platform/config"
+	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
+	"github.com/tungsten-blog/tungsten/internal/users"
+)
+
+// Config is the root configuration of a Tungsten process.
+type Config struct {
+	Target    config.StringList
+	HTTPAddr  string
+	AdminAddr string
+	DataDir   string
+
+	PostgresURL      string
+	PostgresMaxConns int
+	MigrateOnStart   bool
+
+	RedisURL    string
+	RedisPrefix string
+
+	NATSURL       string
+	NATSNamespace string
+
+	AuthURL  string
+	UsersURL string
+	BlogURL  string
+	WebURL   string
+
+	ClientTimeout   time.Duration
+	TrustedProxies  config.StringList
+	DrainDelay      time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+
+	Auth    auth.Config
+	Users   users.Config
+	Blog    blog.Config
+	Gateway gateway.Config
+}
+
+// RegisterFlags registers every flag of the process.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	c.Target = config.StringList{"all"}
+	f.Var(&c.Target, "target", "modules to run, comma-separated: all, gateway, auth, users, blog, web")
+	f.StringVar(&c.HTTPAddr, "http-addr", ":8080", "public listener (API and web UI)")
+	f.StringVar(&c.AdminAddr, "admin-addr", ":9090", "admin listener: /healthz, /readyz, /metrics, /debug/pprof, /admin/log-level (keep it private)")
+	f.StringVar(&c.DataDir, "data-dir", "./data", "embedded storage: SQLite files and the embedded NATS store")
+
+	f.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL URL; when set, services use PostgreSQL (a schema each) instead of SQLite")
+	f.IntVar(&c.PostgresMaxConns, "postgres-max-conns", 16, "connection pool size per service")
+	f.BoolVar(&c.MigrateOnStart, "migrate-on-start", true, "apply database migrations at start (turn off when a migration job runs them)")
+
+	f.StringVar(&c.RedisURL, "redis-url", "", "Redis URL for the shared cache and rate limits; in-process equivalents when empty")
+	f.StringVar(&c.RedisPrefix, "redis-prefix", "tungsten:", "prefix of every Redis key")
+
+	f.StringVar(&c.NATSURL, "nats-url", "", "NATS URL (JetStream); an embedded server is started when empty")
+	f.StringVar(&c.NATSNamespace, "nats-namespace", "tungsten", "prefix of NATS subjects, streams and consumers")
+
+	f.StringVar(&c.AuthURL, "auth-url", "", "base URL of the auth service when it runs in another process")
+	f.StringVar(&c.UsersURL, "users-url", "", "base URL of the users service when it runs in another process")
+	f.StringVar(&c.BlogURL, "blog-url", "", "base URL of the blog service when it runs in another process")
+	f.StringVar(&c.WebURL, "web-url", "", "base URL of the web UI when it runs in another process")
+
+	f.DurationVar(&c.ClientTimeout, "client-timeout", 5*time.Second, "deadline of every call to another service")
+	c.TrustedProxies = config.StringList{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+	f.Var(&c.TrustedProxies, "trusted-proxies", "CIDRs of gateways whose X-Real-IP header services believe")
+	f.DurationVar(&c.DrainDelay, "drain-delay", 2*time.Second, "on SIGTERM, how long to report not-ready before closing the listener")
+	f.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may take to finish on shutdown")
+	f.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error (changeable at run time on the admin port)")
+
+	c.Auth.RegisterFlags(f)
+	c.Users.RegisterFlags(f)
+	c.Blog.RegisterFlags(f)
+	c.Gateway.RegisterFlags(f)
+}
+
+// neighbours says which services each module calls.
+var neighbours = map[string][]string{
+	gateway.Auth:  {gateway.Users},
+	gateway.Blog:  {gateway.Users, gateway.Auth},
+	gateway.Users: {gateway.Auth},
+	"gateway":     {gateway.Auth, gateway.Users, gateway.Blog, gateway.Web},
+}
+
+// Validate checks the configuration against the modules it will run.
+func (c *Config) Validate(modules []string) error {
+	var errs []error
+	if c.HTTPAddr == "" || c.AdminAddr == "" {
+		errs = append(errs, fmt.Errorf("--http-addr and --admin-addr must be set"))
+	}
+	if c.HTTPAddr == c.AdminAddr {
+		errs = append(errs, fmt.Errorf("--http-addr and --admin-addr must differ"))
+	}
+	if c.PostgresURL == "" && c.DataDir == "" {
+		errs = append(errs, fmt.Errorf("--data-dir must be set when --postgres-url is empty"))
+	}
+	if c.ClientTimeout <= 0 || c.ShutdownTimeout <= 0 || c.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("--client-timeout and --shutdown-timeout must be positive, --drain-delay not negative"))
+	}
+	if _, err := telemetry.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
+	}
+	if _, err := httpx.ParseCIDRs(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
+	urls := map[string]string{gateway.Auth: c.AuthURL, gateway.Users: c.UsersURL, gateway.Blog: c.BlogURL, gateway.Web: c.WebURL}
+	for _, m := range modules {
+		for _, n := range neighbours[m] {
+			if !slices.Contains(modules, n) && urls[n] == "" {
+				errs = append(errs, fmt.Errorf("%s calls %s, which is not in --target: set --%s-url", m, n, n))
+			}
+		}
+	}
+	for _, v := range []interface{ Validate() error }{&c.Auth, &c.Users, &c.Blog, &c.Gateway} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,96 @@
+package cache_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/cache"
+	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
+)
+
+// contract runs the behaviour every Cache must have.
+func contract(t *testing.T, c cache.Cache) {
+	ctx := context.Background()
+	_, ok := c.Get(ctx, "k")
+	require.False(t, ok)
+	c.Set(ctx, "k", []byte("v"), time.Minute)
+	v, ok := c.Get(ctx, "k")
+	require.True(t, ok)
+	require.Equal(t, "v", string(v))
+	c.Delete(ctx, "k", "missing")
+	_, ok = c.Get(ctx, "k")
+	require.False(t, ok)
+
+	n, err := c.Incr(ctx, "gen")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	n, err = c.Incr(ctx, "gen")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n)
+
+	c.Set(ctx, "short", []byte("x"), 50*time.Millisecond)
+	require.Eventually(t, func() bool { _, ok := c.Get(ctx, "short"); return !ok }, 3*time.Second, 20*time.Millisecond)
+}
+
+func TestMemoryContract(t *testing.T) {
+	t.Parallel()
+	contract(t, cache.NewMemory(100, nil))
+}
+
+func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := cache.NewMemory(2, nil)
+	c.Set(ctx, "a", []byte("1"), time.Minute)
+	c.Set(ctx, "b", []byte("2"), time.Minute)
+	_, _ = c.Get(ctx, "a")
+	c.Set(ctx, "c", []byte("3"), time.Minute)
+	_, ok := c.Get(ctx, "b")
+	require.False(t, ok, "b was least recently used")
+	_, ok = c.Get(ctx, "a")
+	require.True(t, ok)
+}
+
+func newRedis(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	opts.MaxRetries = 0
+	opts.DialTimeout = 200 * time.Millisecond
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+func TestRedisContract(t *testing.T) {
+	t.Parallel()
+	client := newRedis(t, testenv.URL(t, testenv.EnvRedis))
+	prefix := testenv.Name("test:") + ":"
+	t.Cleanup(func() {
+		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	contract(t, cache.NewRedis(client, prefix, slog.New(slog.DiscardHandler), cache.NewMetrics(prometheus.NewRegistry(), "redis")))
+}
+
+func TestRedisDownIsAMissNotAnError(t *testing.T) {
+	t.Parallel()
+	c := cache.NewRedis(newRedis(t, "redis://127.0.0.1:1/0"), "x:", slog.New(slog.DiscardHandler), nil)
+	ctx := context.Background()
+	start := time.Now()
+	c.Set(ctx, "k", []byte("v"), time.Minute)
+	_, ok := c.Get(ctx, "k")
+	require.False(t, ok)
+	c.Delete(ctx, "k")
+	_, err := c.Incr(ctx, "gen")
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 2*time.Second, "a dead Redis must not stall callers")
+}

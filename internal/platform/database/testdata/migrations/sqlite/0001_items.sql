@@ -1,0 +1,2 @@
+-- +goose Up
+CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);

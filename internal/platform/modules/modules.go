@@ -1,0 +1,220 @@
+// Package modules runs a process's modules in dependency order, in the style
+// of Loki's and Mimir's module managers: every module names the modules it
+// depends on; asking for a target initialises its transitive dependencies
+// first; services start in that order and stop in reverse.
+package modules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Service is what a module's init returns: something to start and stop.
+// A module with nothing to run returns nil.
+type Service interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// Funcs adapts two functions to Service.
+type Funcs struct {
+	StartFunc func(ctx context.Context) error
+	StopFunc  func(ctx context.Context) error
+}
+
+// Start implements Service.
+func (f Funcs) Start(ctx context.Context) error {
+	if f.StartFunc == nil {
+		return nil
+	}
+	return f.StartFunc(ctx)
+}
+
+// Stop implements Service.
+func (f Funcs) Stop(ctx context.Context) error {
+	if f.StopFunc == nil {
+		return nil
+	}
+	return f.StopFunc(ctx)
+}
+
+type module struct {
+	init   func(ctx context.Context) (Service, error)
+	deps   []string
+	public bool // selectable as a target
+}
+
+// Manager holds the module graph.
+type Manager struct {
+	modules map[string]*module
+
+	mu       sync.Mutex
+	order    []string // initialised modules, dependencies first
+	services map[string]Service
+	running  bool
+}
+
+// New returns an empty manager.
+func New() *Manager {
+	return &Manager{modules: map[string]*module{}, services: map[string]Service{}}
+}
+
+// Register adds a module. Public modules can be asked for as targets;
+// internal ones (server, database, ...) only come in as dependencies.
+func (m *Manager) Register(name string, public bool, init func(ctx context.Context) (Service, error)) {
+	m.modules[name] = &module{init: init, public: public}
+}
+
+// RegisterGroup adds a public target that is only the sum of its
+// dependencies (e.g. "all").
+func (m *Manager) RegisterGroup(name string) {
+	m.modules[name] = &module{public: true}
+}
+
+// DependsOn sets a module's dependencies.
+func (m *Manager) DependsOn(name string, deps ...string) {
+	m.modules[name].deps = deps
+}
+
+// Targets lists the public modules, sorted.
+func (m *Manager) Targets() []string {
+	var out []string
+	for n, mod := range m.modules {
+		if mod.public {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Resolve returns targets plus their transitive dependencies in
+// initialisation order (dependencies first), or an error for an unknown or
+// internal target or a dependency cycle.
+func (m *Manager) Resolve(targets []string) ([]string, error) {
+	var order []string
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(name string, path []string) error
+	visit = func(name string, path []string) error {
+		mod, ok := m.modules[name]
+		if !ok {
+			return fmt.Errorf("unknown module %q", name)
+		}
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("dependency cycle: %v", append(path, name))
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		deps := slices.Clone(mod.deps)
+		sort.Strings(deps)
+		for _, d := range deps {
+			if err := visit(d, append(path, name)); err != nil {
+				return err
+			}
+		}
+		state[name] = 2
+		order = append(order, name)
+		return nil
+	}
+	for _, t := range targets {
+		mod, ok := m.modules[t]
+		if !ok || !mod.public {
+			return nil, fmt.Errorf("unknown target %q (targets: %v)", t, m.Targets())
+		}
+		if err := visit(t, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// Init initialises targets and their dependencies, in order.
+func (m *Manager) Init(ctx context.Context, targets []string) error {
+	order, err := m.Resolve(targets)
+	if err != nil {
+		return err
+	}
+	for _, name := range order {
+		mod := m.modules[name]
+		if mod.init == nil {
+			continue
+		}
+		svc, err := mod.init(ctx)
+		if err != nil {
+			return fmt.Errorf("initialising module %s: %w", name, err)
+		}
+		m.mu.Lock()
+		m.order = append(m.order, name)
+		if svc != nil {
+			m.services[name] = svc
+		}
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// Has reports whether the named module was initialised.
+func (m *Manager) Has(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Contains(m.order, name)
+}
+
+// Start starts the services in dependency order. If one fails, those already
+// started are stopped in reverse order.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	order := slices.Clone(m.order)
+	m.mu.Unlock()
+	for i, name := range order {
+		svc, ok := m.services[name]
+		if !ok {
+			continue
+		}
+		if err := svc.Start(ctx); err != nil {
+			_ = m.stop(context.WithoutCancel(ctx), order[:i])
+			return fmt.Errorf("starting module %s: %w", name, err)
+		}
+	}
+	m.mu.Lock()
+	m.running = true
+	m.mu.Unlock()
+	return nil
+}
+
+// Running reports whether every module has started and none has stopped.
+func (m *Manager) Running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running
+}
+
+// Stop marks the manager not running and stops every service in reverse
+// order, collecting errors.
+func (m *Manager) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	m.running = false
+	order := slices.Clone(m.order)
+	m.mu.Unlock()
+	return m.stop(ctx, order)
+}
+
+func (m *Manager) stop(ctx context.Context, order []string) error {
+	var errs []error
+	for i := len(order) - 1; i >= 0; i-- {
+		svc, ok := m.services[order[i]]
+		if !ok {
+			continue
+		}
+		if err := svc.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping module %s: %w", order[i], err))
+		}
+	}
+	return errors.Join(errs...)
+}
