@@ -88,9 +88,11 @@ type App struct {
 	public    *http.Server
 	admin     *http.Server
 	publicLn  net.Listener
+	adminLn   net.Listener
 	stopping  atomic.Bool
 	readiness []func(ctx context.Context) error
 	serveWG   sync.WaitGroup
+	started   chan struct{} // closed once every module runs
 }
 
 // New prepares a process for cfg without starting anything.
@@ -101,6 +103,7 @@ func New(cfg Config, build Build, log *slog.Logger, level *slog.LevelVar, trc *t
 		dbs:      map[string]*database.DB{},
 		handlers: map[string]http.Handler{},
 		patterns: map[string][]string{},
+		started:  make(chan struct{}),
 	}
 	a.mgr = a.modules()
 	targets, err := a.mgr.Resolve(cfg.Target)
@@ -131,7 +134,6 @@ func (a *App) modules() *modules.Manager {
 	m.Register(Gateway, true, a.initGateway)
 	m.RegisterGroup(All)
 
-	m.DependsOn(Server, Database)
 	m.DependsOn(Auth, Server, Database, Cache)
 	m.DependsOn(Users, Server, Database, Events, Verifier)
 	m.DependsOn(Blog, Server, Database, Events, Verifier, Cache)

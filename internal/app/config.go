@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/auth"
@@ -100,7 +101,7 @@ func (c *Config) Validate(modules []string) error {
 	if c.HTTPAddr == "" || c.AdminAddr == "" {
 		errs = append(errs, fmt.Errorf("--http-addr and --admin-addr must be set"))
 	}
-	if c.HTTPAddr == c.AdminAddr {
+	if c.HTTPAddr == c.AdminAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
 		errs = append(errs, fmt.Errorf("--http-addr and --admin-addr must differ"))
 	}
 	if c.PostgresURL == "" && c.DataDir == "" {

@@ -77,6 +77,7 @@ func (a *App) startServers(context.Context) error {
 		return fmt.Errorf("listening on --admin-addr %s: %w", a.cfg.AdminAddr, err)
 	}
 	a.publicLn = pl
+	a.adminLn = al
 	for _, s := range []struct {
 		srv *http.Server
 		ln  net.Listener
@@ -89,6 +90,27 @@ func (a *App) startServers(context.Context) error {
 	}
 	a.log.Info("listening", "http", pl.Addr().String(), "admin", al.Addr().String())
 	return nil
+}
+
+// Started is closed once every module runs; PublicAddr and AdminAddr are
+// valid from then on.
+func (a *App) Started() <-chan struct{} { return a.started }
+
+// PublicAddr returns the public listener's address once started (useful
+// with --http-addr 127.0.0.1:0).
+func (a *App) PublicAddr() string {
+	if a.publicLn == nil {
+		return ""
+	}
+	return a.publicLn.Addr().String()
+}
+
+// AdminAddr returns the admin listener's address once started.
+func (a *App) AdminAddr() string {
+	if a.adminLn == nil {
+		return ""
+	}
+	return a.adminLn.Addr().String()
 }
 
 // shutdownPublic stops accepting requests and waits for in-flight ones.
@@ -176,6 +198,7 @@ func (a *App) Run(ctx context.Context, started time.Time) error {
 	if err := a.mgr.Start(ctx); err != nil {
 		return err
 	}
+	close(a.started)
 	a.log.Info("ready", "modules", a.targets, "version", a.build.Version,
 		"startup_ms", time.Since(started).Milliseconds())
 	<-ctx.Done()

@@ -1,0 +1,34 @@
+# Developer entry points. `make test` runs exactly what CI runs (.ci/run).
+SHELL := bash
+.DEFAULT_GOAL := help
+
+BIN      ?= bin/tungsten
+ARGS     ?=
+MODE     ?= embedded
+FUZZTIME ?= 10s
+
+.PHONY: help build run test test-unit newman fuzz lint
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
+
+build: ## build the tungsten binary into bin/
+	go build -o $(BIN) ./cmd/tungsten
+
+run: build ## run every service in one process (embedded default; extra flags: ARGS="...")
+	./$(BIN) serve $(ARGS)
+
+test: ## the full suite CI runs: deps, gofmt, vet, go test, fuzz, newman (scripts/test.sh)
+	bash scripts/test.sh
+
+test-unit: ## quick Go tests only (go test -short ./...)
+	go test -short ./...
+
+newman: ## RealWorld Postman collection against a live binary (MODE=embedded|distributed)
+	bash scripts/newman.sh $(MODE)
+
+fuzz: ## every Go fuzz target for FUZZTIME each (default 10s)
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+lint: ## gofmt and go vet
+	bash scripts/lint.sh

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tungsten-blog/tungsten/internal/app"
+	"github.com/tungsten-blog/tungsten/internal/platform/config"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI("serve", "--help")
+	require.Equal(t, 0, code)
+	var cfg app.Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		require.Contains(t, out, "--"+f.Name+" ", "flag %s", f.Name)
+		require.Contains(t, out, config.EnvName(f.Name), "flag %s", f.Name)
+	})
+	for _, name := range []string{"--http-addr", "--admin-addr", "--data-dir", "--target", "--print-config", "--verify-config"} {
+		require.Contains(t, out, name)
+	}
+	require.Contains(t, out, `default ":8080"`)
+	require.Contains(t, out, `default ":9090"`)
+	require.Contains(t, out, `default "./data"`)
+}
+
+func TestVerifyConfig(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runCLI("serve", "--verify-config", "--data-dir", t.TempDir())
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "configuration is valid")
+	require.Contains(t, out, "gateway")
+
+	code, _, errOut = runCLI("serve", "--verify-config", "--target=gateway")
+	require.Equal(t, 2, code)
+	for _, f := range []string{"--auth-url", "--users-url", "--blog-url", "--web-url"} {
+		require.Contains(t, errOut, f)
+	}
+
+	code, _, errOut = runCLI("serve", "--verify-config", "--target=gateway,auth,users,blog,web")
+	require.Equal(t, 0, code, errOut)
+
+	code, _, errOut = runCLI("serve", "--verify-config", "--target=database")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown target "database"`)
+
+	code, _, errOut = runCLI("serve", "--verify-config", "--log-level=loud")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--log-level")
+}
+
+func TestEnvironmentConfiguresAndCommandLineWins(t *testing.T) {
+	t.Setenv("TUNGSTEN_HTTP_ADDR", "127.0.0.1:7000")
+	t.Setenv("TUNGSTEN_POSTGRES_URL", "postgres://app:s3cret@db:5432/tungsten")
+	code, out, errOut := runCLI("serve", "--print-config", "--admin-addr=127.0.0.1:7001")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "http-addr=127.0.0.1:7000\n")
+	require.Contains(t, out, "admin-addr=127.0.0.1:7001\n")
+	require.NotContains(t, out, "s3cret", "secrets are redacted")
+	require.Contains(t, out, "postgres-url=postgres://app:REDACTED@db:5432/tungsten")
+
+	t.Setenv("TUNGSTEN_DRAIN_DELAY", "soon")
+	code, _, errOut = runCLI("serve", "--verify-config")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "TUNGSTEN_DRAIN_DELAY")
+}
+
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI("version")
+	require.Equal(t, 0, code)
+	require.True(t, strings.HasPrefix(out, "tungsten "))
+
+	code, _, errOut := runCLI("frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown command "frobnicate"`)
+
+	code, _, errOut = runCLI()
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "tungsten serve")
+
+	code, _, errOut = runCLI("serve", "extra")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "unexpected argument")
+
+	code, _, _ = runCLI("serve", "--no-such-flag")
+	require.Equal(t, 2, code)
+}

@@ -1,0 +1,338 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/platform/database"
+)
+
+// Article returns the article with slug, body and tags included.
+func (s *Store) Article(ctx context.Context, slug string) (domain.Article, error) {
+	return s.loadArticle(ctx, s.db, slug, false)
+}
+
+func (s *Store) loadArticle(ctx context.Context, q database.Querier, slug string, lock bool) (domain.Article, error) {
+	query := `SELECT ` + articleColumns + `, a.body FROM articles a WHERE a.slug = $1`
+	if lock {
+		query += s.forUpdate()
+	}
+	a, err := scanArticle(q.QueryRowContext(ctx, query, slug), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Article{}, errArticleNotFound()
+	}
+	if err != nil {
+		return domain.Article{}, fmt.Errorf("loading article %q: %w", slug, err)
+	}
+	tags, err := s.tagsOf(ctx, q, []int64{a.ID})
+	if err != nil {
+		return domain.Article{}, err
+	}
+	a.Tags = tagsOrEmpty(tags[a.ID])
+	return a, nil
+}
+
+// tagsOf loads the tags of many articles in one query, each list sorted.
+func (s *Store) tagsOf(ctx context.Context, q database.Querier, ids []int64) (map[int64][]string, error) {
+	out := make(map[int64][]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.QueryContext(ctx,
+		`SELECT article_id, tag FROM article_tags WHERE article_id IN (`+inList(1, len(ids))+`)`, int64Args(ids)...)
+	if err != nil {
+		return nil, fmt.Errorf("loading tags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var tag string
+		if err := rows.Scan(&id, &tag); err != nil {
+			return nil, fmt.Errorf("scanning tags: %w", err)
+		}
+		out[id] = append(out[id], tag)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading tags: %w", err)
+	}
+	for _, tags := range out {
+		slices.Sort(tags) // byte order in Go, whatever the database's collation
+	}
+	return out, nil
+}
+
+func tagsOrEmpty(t []string) []string {
+	if t == nil {
+		return []string{}
+	}
+	return t
+}
+
+func insertTags(ctx context.Context, tx *database.Tx, articleID int64, tags []string) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(tags)+1)
+	args = append(args, articleID)
+	b.WriteString(`INSERT INTO article_tags (article_id, tag) VALUES `)
+	for i, t := range tags {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "($1,$%d)", i+2)
+		args = append(args, t)
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("saving tags: %w", err)
+	}
+	return nil
+}
+
+// CreateArticle stores a new article by author, valid and normalized, under
+// a free slug derived from its title, and enqueues blog.article.published.
+func (s *Store) CreateArticle(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string) (domain.Article, error) {
+	base := domain.Slugify(in.Title)
+	var a domain.Article
+	err := s.transactSlug(ctx, func(tx *database.Tx) error {
+		slug, err := s.freeSlug(ctx, tx, base, 0)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		ms := now.UnixMilli()
+		var id int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO articles
+			(slug, title, description, body, author_id, author_username, category, favorites_count, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8) RETURNING id`,
+			slug, in.Title, in.Description, in.Body, authorID, authorUsername, nullIfEmpty(in.Category), ms).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("inserting article: %w", err)
+		}
+		if err := insertTags(ctx, tx, id, in.Tags); err != nil {
+			return err
+		}
+		a = domain.Article{
+			ID: id, Slug: slug, Title: in.Title, Description: in.Description, Body: in.Body,
+			Tags: tagsOrEmpty(slices.Clone(in.Tags)), AuthorID: authorID, AuthorUsername: authorUsername,
+			Category: in.Category, CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms),
+		}
+		return s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
+			ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms})
+	})
+	if err != nil {
+		return domain.Article{}, fmt.Errorf("creating article: %w", err)
+	}
+	return a, nil
+}
+
+// UpdateArticle loads the article (locked), lets update compute its new
+// state from the current one, and saves it. A new title that no longer fits
+// the slug moves the article to a new slug. update may run more than once.
+func (s *Store) UpdateArticle(ctx context.Context, slug string,
+	update func(cur domain.Article) (domain.ArticleInput, error)) (domain.Article, error) {
+	var a domain.Article
+	err := s.transactSlug(ctx, func(tx *database.Tx) error {
+		cur, err := s.loadArticle(ctx, tx, slug, true)
+		if err != nil {
+			return err
+		}
+		in, err := update(cur)
+		if err != nil {
+			return err
+		}
+		newSlug := cur.Slug
+		if in.Title != cur.Title && !domain.SlugFitsTitle(cur.Slug, in.Title) {
+			if newSlug, err = s.freeSlug(ctx, tx, domain.Slugify(in.Title), cur.ID); err != nil {
+				return err
+			}
+		}
+		ms := max(s.now().UnixMilli(), cur.CreatedAt.UnixMilli())
+		_, err = tx.ExecContext(ctx, `UPDATE articles SET slug = $1, title = $2, description = $3, body = $4,
+			category = $5, updated_at = $6 WHERE id = $7`,
+			newSlug, in.Title, in.Description, in.Body, nullIfEmpty(in.Category), ms, cur.ID)
+		if err != nil {
+			return fmt.Errorf("updating article: %w", err)
+		}
+		if !slices.Equal(in.Tags, cur.Tags) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM article_tags WHERE article_id = $1`, cur.ID); err != nil {
+				return fmt.Errorf("replacing tags: %w", err)
+			}
+			if err := insertTags(ctx, tx, cur.ID, in.Tags); err != nil {
+				return err
+			}
+		}
+		a = cur
+		a.Slug, a.Title, a.Description, a.Body = newSlug, in.Title, in.Description, in.Body
+		a.Tags, a.Category, a.UpdatedAt = tagsOrEmpty(slices.Clone(in.Tags)), in.Category, domain.FromMillis(ms)
+		ev := domain.ArticleEvent{ArticleID: cur.ID, Slug: newSlug, AuthorID: cur.AuthorID, Category: in.Category, At: ms}
+		if newSlug != cur.Slug {
+			ev.PreviousSlug = cur.Slug
+		}
+		return s.enqueue(ctx, tx, domain.EventArticleUpdated, ev)
+	})
+	if err != nil {
+		return domain.Article{}, fmt.Errorf("updating article %q: %w", slug, err)
+	}
+	return a, nil
+}
+
+// DeleteArticle deletes the article (with its tags, comments and favorites)
+// if check allows it, and enqueues blog.article.deleted.
+func (s *Store) DeleteArticle(ctx context.Context, slug string, check func(domain.Article) error) error {
+	err := s.db.Transact(ctx, func(tx *database.Tx) error {
+		a, err := s.loadArticle(ctx, tx, slug, true)
+		if err != nil {
+			return err
+		}
+		if err := check(a); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM articles WHERE id = $1`, a.ID); err != nil {
+			return fmt.Errorf("deleting article: %w", err)
+		}
+		return s.enqueue(ctx, tx, domain.EventArticleDeleted, domain.ArticleEvent{
+			ArticleID: a.ID, Slug: a.Slug, AuthorID: a.AuthorID, Category: a.Category, At: s.now().UnixMilli()})
+	})
+	if err != nil {
+		return fmt.Errorf("deleting article %q: %w", slug, err)
+	}
+	return nil
+}
+
+// Favorite records that user favorites the article; doing it twice changes
+// nothing. The denormalized favorites_count moves in the same transaction.
+func (s *Store) Favorite(ctx context.Context, slug string, userID int64) (domain.Article, error) {
+	return s.setFavorite(ctx, slug, userID, true)
+}
+
+// Unfavorite removes user's favorite, if any.
+func (s *Store) Unfavorite(ctx context.Context, slug string, userID int64) (domain.Article, error) {
+	return s.setFavorite(ctx, slug, userID, false)
+}
+
+func (s *Store) setFavorite(ctx context.Context, slug string, userID int64, on bool) (domain.Article, error) {
+	var a domain.Article
+	err := s.db.Transact(ctx, func(tx *database.Tx) error {
+		var err error
+		if a, err = s.loadArticle(ctx, tx, slug, true); err != nil {
+			return err
+		}
+		ms := s.now().UnixMilli()
+		var res sql.Result
+		if on {
+			res, err = tx.ExecContext(ctx, `INSERT INTO favorites (article_id, user_id, created_at) VALUES ($1, $2, $3)
+				ON CONFLICT (article_id, user_id) DO NOTHING`, a.ID, userID, ms)
+		} else {
+			res, err = tx.ExecContext(ctx, `DELETE FROM favorites WHERE article_id = $1 AND user_id = $2`, a.ID, userID)
+		}
+		if err != nil {
+			return fmt.Errorf("saving favorite: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // unchanged: no count update, no event
+		}
+		delta, eventType := 1, domain.EventArticleFavorited
+		if !on {
+			delta, eventType = -1, domain.EventArticleUnfavorited
+		}
+		if err := tx.QueryRowContext(ctx, `UPDATE articles SET favorites_count = favorites_count + $1 WHERE id = $2
+			RETURNING favorites_count`, delta, a.ID).Scan(&a.FavoritesCount); err != nil {
+			return fmt.Errorf("counting favorites: %w", err)
+		}
+		return s.enqueue(ctx, tx, eventType, domain.FavoriteEvent{
+			ArticleID: a.ID, Slug: a.Slug, AuthorID: a.AuthorID, UserID: userID, FavoritesCount: a.FavoritesCount, At: ms})
+	})
+	if err != nil {
+		return domain.Article{}, fmt.Errorf("favoriting %q: %w", slug, err)
+	}
+	return a, nil
+}
+
+// FavoritedBy returns which of ids user has favorited.
+func (s *Store) FavoritedBy(ctx context.Context, userID int64, ids []int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if userID == 0 || len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT article_id FROM favorites WHERE user_id = $1 AND article_id IN (`+
+		inList(2, len(ids))+`)`, append([]any{userID}, int64Args(ids)...)...)
+	if err != nil {
+		return nil, fmt.Errorf("loading favorites: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scanning favorites: %w", err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading favorites: %w", err)
+	}
+	return out, nil
+}
+
+// Tags returns up to limit distinct tags in use, most used first (ties by name).
+func (s *Store) Tags(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT tag FROM article_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("loading tags: %w", err)
+	}
+	defer rows.Close()
+	tags := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("scanning tags: %w", err)
+		}
+		tags = append(tags, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading tags: %w", err)
+	}
+	return tags, nil
+}
+
+// Categories returns every category in its fixed order, with article counts.
+func (s *Store) Categories(ctx context.Context) ([]domain.Category, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.slug, c.name, c.color, COUNT(a.id)
+		FROM categories c LEFT JOIN articles a ON a.category = c.slug
+		GROUP BY c.slug, c.name, c.color, c.position ORDER BY c.position`)
+	if err != nil {
+		return nil, fmt.Errorf("loading categories: %w", err)
+	}
+	defer rows.Close()
+	out := []domain.Category{}
+	for rows.Next() {
+		var c domain.Category
+		if err := rows.Scan(&c.Slug, &c.Name, &c.Color, &c.ArticlesCount); err != nil {
+			return nil, fmt.Errorf("scanning categories: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading categories: %w", err)
+	}
+	return out, nil
+}
+
+// CategoryExists reports whether slug names a category.
+func (s *Store) CategoryExists(ctx context.Context, slug string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM categories WHERE slug = $1`, slug).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking category %q: %w", slug, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,112 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+)
+
+// articleRef resolves a slug to the article's ID and author.
+func articleRef(ctx context.Context, q database.Querier, slug string) (id, authorID int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT id, author_id FROM articles WHERE slug = $1`, slug).Scan(&id, &authorID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, errArticleNotFound()
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("finding article %q: %w", slug, err)
+	}
+	return id, authorID, nil
+}
+
+// AddComment stores a comment on the article and enqueues blog.comment.added.
+func (s *Store) AddComment(ctx context.Context, slug string, authorID int64, authorUsername, body string) (domain.Comment, error) {
+	var c domain.Comment
+	err := s.db.Transact(ctx, func(tx *database.Tx) error {
+		articleID, _, err := articleRef(ctx, tx, slug)
+		if err != nil {
+			return err
+		}
+		ms := s.now().UnixMilli()
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO comments (article_id, author_id, author_username, body, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, articleID, authorID, authorUsername, body, ms).Scan(&id); err != nil {
+			return fmt.Errorf("inserting comment: %w", err)
+		}
+		c = domain.Comment{ID: id, ArticleID: articleID, AuthorID: authorID, AuthorUsername: authorUsername, Body: body,
+			CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms)}
+		return s.enqueue(ctx, tx, domain.EventCommentAdded, domain.CommentEvent{
+			CommentID: id, ArticleID: articleID, Slug: slug, AuthorID: authorID, At: ms})
+	})
+	if err != nil {
+		return domain.Comment{}, fmt.Errorf("adding comment to %q: %w", slug, err)
+	}
+	return c, nil
+}
+
+// Comments returns the article's comments, newest first.
+func (s *Store) Comments(ctx context.Context, slug string) ([]domain.Comment, error) {
+	articleID, _, err := articleRef(ctx, s.db, slug)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, article_id, author_id, author_username, body, created_at, updated_at
+		FROM comments WHERE article_id = $1 ORDER BY created_at DESC, id DESC`, articleID)
+	if err != nil {
+		return nil, fmt.Errorf("loading comments of %q: %w", slug, err)
+	}
+	defer rows.Close()
+	out := []domain.Comment{}
+	for rows.Next() {
+		var c domain.Comment
+		var created, updated int64
+		if err := rows.Scan(&c.ID, &c.ArticleID, &c.AuthorID, &c.AuthorUsername, &c.Body, &created, &updated); err != nil {
+			return nil, fmt.Errorf("scanning comments: %w", err)
+		}
+		c.CreatedAt, c.UpdatedAt = domain.FromMillis(created), domain.FromMillis(updated)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading comments of %q: %w", slug, err)
+	}
+	return out, nil
+}
+
+// DeleteComment deletes comment id of the article if check allows it, and
+// enqueues blog.comment.deleted. A comment of another article is not found.
+func (s *Store) DeleteComment(ctx context.Context, slug string, id int64, check func(domain.Comment) error) error {
+	err := s.db.Transact(ctx, func(tx *database.Tx) error {
+		articleID, _, err := articleRef(ctx, tx, slug)
+		if err != nil {
+			return err
+		}
+		var c domain.Comment
+		var created, updated int64
+		err = tx.QueryRowContext(ctx, `SELECT id, article_id, author_id, author_username, body, created_at, updated_at
+			FROM comments WHERE id = $1 AND article_id = $2`, id, articleID).
+			Scan(&c.ID, &c.ArticleID, &c.AuthorID, &c.AuthorUsername, &c.Body, &created, &updated)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.NotFound("comment")
+		}
+		if err != nil {
+			return fmt.Errorf("loading comment %d: %w", id, err)
+		}
+		c.CreatedAt, c.UpdatedAt = domain.FromMillis(created), domain.FromMillis(updated)
+		if err := check(c); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM comments WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("deleting comment %d: %w", id, err)
+		}
+		return s.enqueue(ctx, tx, domain.EventCommentDeleted, domain.CommentEvent{
+			CommentID: id, ArticleID: articleID, Slug: slug, AuthorID: c.AuthorID, At: s.now().UnixMilli()})
+	})
+	if err != nil {
+		return fmt.Errorf("deleting comment %d of %q: %w", id, slug, err)
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+// Package blog is the blog service: articles, comments, tags, favorites,
+// categories and search, with a local read model of author profiles and
+// follows fed by the users service's events (so reads keep working while
+// users is down). This file is the module's composition root.
+package blog
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tungsten-blog/tungsten/internal/blog/adapters/sqlstore"
+	"github.com/tungsten-blog/tungsten/internal/blog/adapters/usersclient"
+	"github.com/tungsten-blog/tungsten/internal/blog/app"
+	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/blog/ports/eventsub"
+	"github.com/tungsten-blog/tungsten/internal/blog/ports/httpapi"
+	"github.com/tungsten-blog/tungsten/internal/platform/authn"
+	"github.com/tungsten-blog/tungsten/internal/platform/cache"
+	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/events"
+	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+)
+
+// Name is the service's name: its target, metrics label and database.
+const Name = "blog"
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations holds migrations/{postgres,sqlite}/NNNN_*.sql (goose format).
+var Migrations fs.FS = mustSub(migrations, "migrations")
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the directory is embedded above: unreachable
+	}
+	return sub
+}
+
+// Config holds the blog's options.
+type Config struct {
+	ListCacheTTL      time.Duration // how long a cached list page may be served; 0 disables caching
+	DefaultLimit      int           // page size when the client gives none
+	MaxLimit          int           // largest page size a client may ask for
+	TagsLimit         int           // most tags GET /api/tags returns
+	MaxBodyBytes      int64         // largest request body
+	UsersCooldown     time.Duration // after users failed, how long reads skip the fallback lookup
+	RelayPollInterval time.Duration // how often the outbox relay looks when not kicked
+}
+
+// RegisterFlags registers the options as flags named "blog.<option>", with
+// their defaults.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "How long a cached article list page may be served (0 disables the cache).")
+	f.IntVar(&c.DefaultLimit, "blog.default-limit", 20, "Articles per page when the client sets no limit.")
+	f.IntVar(&c.MaxLimit, "blog.max-limit", 100, "Largest limit a client may ask for.")
+	f.IntVar(&c.TagsLimit, "blog.tags-limit", 200, "Most tags GET /api/tags returns (most used first).")
+	f.Int64Var(&c.MaxBodyBytes, "blog.max-body-bytes", 2<<20, "Largest request body, in bytes.")
+	f.DurationVar(&c.UsersCooldown, "blog.users-cooldown", 5*time.Second, "After the users service failed, how long reads skip the fallback lookup.")
+	f.DurationVar(&c.RelayPollInterval, "blog.relay-poll-interval", time.Second, "How often the outbox relay looks for events when not woken.")
+}
+
+// DefaultConfig returns the flag defaults.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet(Name, flag.ContinueOnError))
+	return c
+}
+
+// Validate checks the options.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ListCacheTTL < 0 {
+		errs = append(errs, errors.New("blog.list-cache-ttl must not be negative"))
+	}
+	if c.MaxLimit < 1 || c.MaxLimit > 1000 {
+		errs = append(errs, errors.New("blog.max-limit must be from 1 to 1000"))
+	}
+	if c.DefaultLimit < 1 || c.DefaultLimit > c.MaxLimit {
+		errs = append(errs, errors.New("blog.default-limit must be from 1 to blog.max-limit"))
+	}
+	if c.TagsLimit < 1 {
+		errs = append(errs, errors.New("blog.tags-limit must be positive"))
+	}
+	if c.MaxBodyBytes < 64<<10 {
+		errs = append(errs, errors.New("blog.max-body-bytes must be at least 65536"))
+	}
+	if c.UsersCooldown < 0 {
+		errs = append(errs, errors.New("blog.users-cooldown must not be negative"))
+	}
+	if c.RelayPollInterval <= 0 {
+		errs = append(errs, errors.New("blog.relay-poll-interval must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the blog's collaborators. DB is required; Cache (nil: no cache),
+// Users (nil: no fallback lookups) and JetStream (nil: Start fails) may be
+// absent in tests.
+type Deps struct {
+	DB         *database.DB
+	Cache      cache.Cache
+	Users      *httpx.Client
+	Verifier   *authn.Verifier
+	JetStream  jetstream.JetStream
+	Namespace  events.Namespace
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // already labelled service=blog
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+}
+
+// Service is the blog module.
+type Service struct {
+	cfg      Config
+	deps     Deps
+	store    *sqlstore.Store
+	handler  http.Handler
+	patterns []string
+	relay    *events.Relay
+	consumer *events.Consumer
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New wires the blog.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("blog config: %w", err)
+	}
+	if deps.DB == nil {
+		return nil, errors.New("blog: a database is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider().Tracer(Name)
+	}
+	if deps.Propagator == nil {
+		deps.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	if deps.Namespace == "" {
+		deps.Namespace = "tungsten"
+	}
+	s := &Service{cfg: cfg, deps: deps}
+	s.store = sqlstore.New(deps.DB, deps.Propagator, nil)
+	s.relay = events.NewRelay(events.RelayConfig{
+		Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace, PollInterval: cfg.RelayPollInterval,
+	}, events.RelayDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator})
+	s.consumer = events.NewConsumer(events.ConsumerConfig{
+		Name: eventsub.ConsumerName, Producer: "users", EventTypes: eventsub.EventTypes, Namespace: deps.Namespace,
+		Handler: eventsub.Handler(s.store, deps.Logger),
+	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator})
+
+	var profiles app.Profiles
+	if deps.Users != nil {
+		profiles = usersclient.New(deps.Users)
+	}
+	svc := app.New(app.Config{
+		DefaultLimit: cfg.DefaultLimit, MaxLimit: cfg.MaxLimit, TagsLimit: cfg.TagsLimit,
+		ListCacheTTL: cfg.ListCacheTTL, UsersCooldown: cfg.UsersCooldown,
+	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Kick: s.relay.Kick, Logger: deps.Logger})
+
+	rt := httpx.NewRouter()
+	httpapi.Register(rt, svc)
+	s.patterns = rt.Patterns()
+	s.handler = rt.Build(httpx.ServiceConfig{
+		Name: Name, Logger: deps.Logger, Registerer: deps.Registerer, Tracer: deps.Tracer,
+		Propagator: deps.Propagator, Verifier: deps.Verifier, MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	return s, nil
+}
+
+// Handler serves the blog's routes behind the service middleware chain.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Patterns lists the routes, for the process router.
+func (s *Service) Patterns() []string { return s.patterns }
+
+// Store exposes the repository (read model checks in tests and tools).
+func (s *Service) Store() *sqlstore.Store { return s.store }
+
+// Start creates the blog's stream, starts the outbox relay and the consumer
+// of users events, and returns. When the users stream does not exist yet
+// (users has not started), the consumer keeps trying in the background:
+// the blog serves meanwhile from its read model and fallback lookups.
+func (s *Service) Start(ctx context.Context) error {
+	if s.deps.JetStream == nil {
+		return errors.New("blog: starting needs JetStream")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return errors.New("blog: already started")
+	}
+	if err := s.relay.EnsureStream(ctx); err != nil {
+		return fmt.Errorf("starting blog: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	err := s.consumer.Start(runCtx)
+	if err != nil && !events.IsStreamMissing(err) {
+		cancel()
+		return fmt.Errorf("starting blog's users consumer: %w", err)
+	}
+	s.cancel = cancel
+	if err != nil {
+		s.deps.Logger.WarnContext(ctx, "users stream missing; consuming once it exists", "error", err)
+		s.wg.Go(func() { s.retryConsumer(runCtx) })
+	}
+	s.wg.Go(func() { s.relay.Run(runCtx) })
+	return nil
+}
+
+func (s *Service) retryConsumer(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.consumer.Start(ctx)
+		if err == nil {
+			s.deps.Logger.InfoContext(ctx, "consuming users events")
+			return
+		}
+		if !events.IsStreamMissing(err) {
+			s.deps.Logger.WarnContext(ctx, "starting users consumer", "error", err)
+		}
+	}
+}
+
+// Stop stops the consumer and the relay; the relay publishes what is left in
+// the outbox on its way out. It waits until ctx ends at most.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	cancel := s.cancel
+	s.cancel = nil
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stopping blog: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,111 @@
+-- +goose Up
+CREATE TABLE categories (
+    slug     TEXT    PRIMARY KEY,
+    name     TEXT    NOT NULL,
+    color    TEXT    NOT NULL,
+    position INTEGER NOT NULL
+);
+
+-- Colours are dark enough for white text (WCAG AA, contrast >= 4.5:1).
+INSERT INTO categories (slug, name, color, position) VALUES
+    ('technology', 'Technology', '#1d4ed8', 1),
+    ('science',    'Science',    '#6d28d9', 2),
+    ('culture',    'Culture',    '#be185d', 3),
+    ('travel',     'Travel',     '#0f766e', 4),
+    ('food',       'Food',       '#b45309', 5),
+    ('lifestyle',  'Lifestyle',  '#4d7c0f', 6),
+    ('business',   'Business',   '#334155', 7),
+    ('health',     'Health',     '#b91c1c', 8);
+
+CREATE TABLE articles (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    slug            TEXT   NOT NULL UNIQUE,
+    title           TEXT   NOT NULL,
+    description     TEXT   NOT NULL,
+    body            TEXT   NOT NULL,
+    author_id       BIGINT NOT NULL,
+    author_username TEXT   NOT NULL,
+    category        TEXT   REFERENCES categories (slug),
+    favorites_count BIGINT NOT NULL DEFAULT 0,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    search          tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('simple', title), 'A') ||
+        setweight(to_tsvector('simple', description), 'B') ||
+        setweight(to_tsvector('simple', body), 'C')) STORED
+);
+CREATE INDEX articles_recent ON articles (created_at DESC, id DESC);
+CREATE INDEX articles_author ON articles (author_id, created_at DESC, id DESC);
+CREATE INDEX articles_category ON articles (category, created_at DESC, id DESC);
+CREATE INDEX articles_search ON articles USING GIN (search);
+
+CREATE TABLE article_tags (
+    article_id BIGINT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    tag        TEXT   NOT NULL,
+    PRIMARY KEY (article_id, tag)
+);
+CREATE INDEX article_tags_tag ON article_tags (tag, article_id);
+
+CREATE TABLE favorites (
+    article_id BIGINT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    user_id    BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (article_id, user_id)
+);
+CREATE INDEX favorites_user ON favorites (user_id, article_id);
+
+CREATE TABLE comments (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    article_id      BIGINT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    author_id       BIGINT NOT NULL,
+    author_username TEXT   NOT NULL,
+    body            TEXT   NOT NULL,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
+CREATE INDEX comments_article ON comments (article_id, created_at DESC, id DESC);
+
+-- Read model of the users service, fed by its events.
+CREATE TABLE authors (
+    id           BIGINT PRIMARY KEY,
+    username     TEXT   NOT NULL,
+    username_key TEXT   NOT NULL UNIQUE,
+    bio          TEXT,
+    image        TEXT,
+    version      BIGINT NOT NULL
+);
+
+CREATE TABLE author_follows (
+    follower_id BIGINT  NOT NULL,
+    followee_id BIGINT  NOT NULL,
+    following   BOOLEAN NOT NULL,
+    at          BIGINT  NOT NULL,
+    PRIMARY KEY (follower_id, followee_id)
+);
+
+CREATE TABLE outbox (
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id   TEXT   NOT NULL UNIQUE,
+    event_type TEXT   NOT NULL,
+    payload    BYTEA  NOT NULL,
+    headers    TEXT   NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE processed_events (
+    consumer     TEXT   NOT NULL,
+    event_id     TEXT   NOT NULL,
+    processed_at BIGINT NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+);
+
+-- +goose Down
+DROP TABLE processed_events;
+DROP TABLE outbox;
+DROP TABLE author_follows;
+DROP TABLE authors;
+DROP TABLE comments;
+DROP TABLE favorites;
+DROP TABLE article_tags;
+DROP TABLE articles;
+DROP TABLE categories;

@@ -1,0 +1,288 @@
+// Package httpapi is the blog's public HTTP API: the RealWorld article,
+// comment, favorite and tag endpoints, plus categories and search.
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/tungsten-blog/tungsten/internal/blog/app"
+	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/platform/authn"
+	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+)
+
+// Register adds the blog's routes to rt.
+func Register(rt *httpx.Router, svc *app.Service) {
+	h := handlers{svc: svc}
+	rt.HandleFunc("GET /api/articles", h.list)
+	rt.HandleFunc("POST /api/articles", h.create)
+	rt.HandleFunc("GET /api/articles/feed", h.feed)
+	rt.HandleFunc("GET /api/articles/{slug}", h.get)
+	rt.HandleFunc("PUT /api/articles/{slug}", h.update)
+	rt.HandleFunc("DELETE /api/articles/{slug}", h.delete)
+	rt.HandleFunc("POST /api/articles/{slug}/favorite", h.favorite)
+	rt.HandleFunc("DELETE /api/articles/{slug}/favorite", h.unfavorite)
+	rt.HandleFunc("GET /api/articles/{slug}/comments", h.comments)
+	rt.HandleFunc("POST /api/articles/{slug}/comments", h.addComment)
+	rt.HandleFunc("DELETE /api/articles/{slug}/comments/{id}", h.deleteComment)
+	rt.HandleFunc("GET /api/tags", h.tags)
+	rt.HandleFunc("GET /api/categories", h.categories)
+}
+
+type handlers struct{ svc *app.Service }
+
+func viewer(r *http.Request) app.Viewer {
+	p, _ := authn.FromContext(r.Context())
+	return app.Viewer{ID: p.UserID, Username: p.Username}
+}
+
+func requireUser(r *http.Request) (app.Viewer, error) {
+	p, err := authn.RequireUser(r.Context())
+	if err != nil {
+		return app.Viewer{}, err
+	}
+	return app.Viewer{ID: p.UserID, Username: p.Username}, nil
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, offset, err := h.svc.ParsePage(q.Get("limit"), q.Get("offset"))
+	if err != nil {
+		return err
+	}
+	list, err := h.svc.ListArticles(r.Context(), viewer(r), app.ListParams{
+		Tag: q.Get("tag"), Author: q.Get("author"), Favorited: q.Get("favorited"),
+		Category: q.Get("category"), Query: q.Get("q"), Limit: limit, Offset: offset,
+	})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, newArticleList(list))
+	return nil
+}
+
+func (h handlers) feed(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, offset, err := h.svc.ParsePage(q.Get("limit"), q.Get("offset"))
+	if err != nil {
+		return err
+	}
+	list, err := h.svc.Feed(r.Context(), v, limit, offset)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, newArticleList(list))
+	return nil
+}
+
+func (h handlers) get(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.svc.Article(r.Context(), viewer(r), r.PathValue("slug"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, singleArticle{newArticle(a, true)})
+	return nil
+}
+
+// articleRequest is the body of POST and PUT /api/articles.
+type articleRequest struct {
+	Article *struct {
+		Title       *string         `json:"title"`
+		Description *string         `json:"description"`
+		Body        *string         `json:"body"`
+		TagList     *[]string       `json:"tagList"`
+		Category    json.RawMessage `json:"category"` // absent: unchanged; null: none; "slug"
+	} `json:"article"`
+}
+
+func decodeArticle(r *http.Request) (domain.ArticlePatch, error) {
+	var req articleRequest
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return domain.ArticlePatch{}, err
+	}
+	if req.Article == nil {
+		return domain.ArticlePatch{}, errs.Invalid(`article is required ({"article":{...}})`)
+	}
+	a := req.Article
+	p := domain.ArticlePatch{Title: a.Title, Description: a.Description, Body: a.Body, Tags: a.TagList}
+	if len(a.Category) > 0 {
+		var c *string
+		if err := json.Unmarshal(a.Category, &c); err != nil {
+			return domain.ArticlePatch{}, errs.Invalid("category must be a string or null")
+		}
+		if c == nil {
+			c = new(string)
+		}
+		p.Category = c
+	}
+	return p, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	p, err := decodeArticle(r)
+	if err != nil {
+		return err
+	}
+	in := domain.ArticleInput{Title: deref(p.Title), Description: deref(p.Description), Body: deref(p.Body),
+		Category: deref(p.Category)}
+	if p.Tags != nil {
+		in.Tags = *p.Tags
+	}
+	a, err := h.svc.CreateArticle(r.Context(), v, in)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, singleArticle{newArticle(a, true)})
+	return nil
+}
+
+func (h handlers) update(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	p, err := decodeArticle(r)
+	if err != nil {
+		return err
+	}
+	a, err := h.svc.UpdateArticle(r.Context(), v, r.PathValue("slug"), p)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, singleArticle{newArticle(a, true)})
+	return nil
+}
+
+func (h handlers) delete(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.DeleteArticle(r.Context(), v, r.PathValue("slug")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h handlers) favorite(w http.ResponseWriter, r *http.Request) error {
+	return h.setFavorite(w, r, true)
+}
+
+func (h handlers) unfavorite(w http.ResponseWriter, r *http.Request) error {
+	return h.setFavorite(w, r, false)
+}
+
+func (h handlers) setFavorite(w http.ResponseWriter, r *http.Request, on bool) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	var a app.ArticleView
+	if on {
+		a, err = h.svc.Favorite(r.Context(), v, r.PathValue("slug"))
+	} else {
+		a, err = h.svc.Unfavorite(r.Context(), v, r.PathValue("slug"))
+	}
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, singleArticle{newArticle(a, true)})
+	return nil
+}
+
+func (h handlers) comments(w http.ResponseWriter, r *http.Request) error {
+	cs, err := h.svc.Comments(r.Context(), viewer(r), r.PathValue("slug"))
+	if err != nil {
+		return err
+	}
+	out := multipleComments{Comments: make([]commentJSON, len(cs))}
+	for i, c := range cs {
+		out.Comments[i] = newComment(c)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h handlers) addComment(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Comment *struct {
+			Body *string `json:"body"`
+		} `json:"comment"`
+	}
+	if err := httpx.DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Comment == nil {
+		return errs.Invalid(`comment is required ({"comment":{"body":"..."}})`)
+	}
+	c, err := h.svc.AddComment(r.Context(), v, r.PathValue("slug"), deref(req.Comment.Body))
+	if err != nil {
+		return err
+	}
+	// 200, as the RealWorld OpenAPI document specifies for this endpoint.
+	httpx.WriteJSON(w, http.StatusOK, singleComment{newComment(c)})
+	return nil
+}
+
+func (h handlers) deleteComment(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return errs.NotFound("comment")
+	}
+	if err := h.svc.DeleteComment(r.Context(), v, r.PathValue("slug"), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h handlers) tags(w http.ResponseWriter, r *http.Request) error {
+	tags, err := h.svc.Tags(r.Context())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"tags": tags})
+	return nil
+}
+
+func (h handlers) categories(w http.ResponseWriter, r *http.Request) error {
+	cs, err := h.svc.Categories(r.Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Categories []categoryJSON `json:"categories"`
+	}{Categories: make([]categoryJSON, len(cs))}
+	for i, c := range cs {
+		out.Categories[i] = categoryJSON{Slug: c.Slug, Name: c.Name, Color: c.Color, ArticlesCount: c.ArticlesCount}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"github.com/tungsten-blog/tungsten/internal/blog/app"
+	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+)
+
+type profileJSON struct {
+	Username  string  `json:"username"`
+	Bio       *string `json:"bio"`
+	Image     *string `json:"image"`
+	Following bool    `json:"following"`
+}
+
+type articleJSON struct {
+	Slug           string      `json:"slug"`
+	Title          string      `json:"title"`
+	Description    string      `json:"description"`
+	Body           *string     `json:"body,omitempty"` // lists leave it out
+	TagList        []string    `json:"tagList"`
+	CreatedAt      string      `json:"createdAt"`
+	UpdatedAt      string      `json:"updatedAt"`
+	Favorited      bool        `json:"favorited"`
+	FavoritesCount int64       `json:"favoritesCount"`
+	Author         profileJSON `json:"author"`
+	Category       *string     `json:"category"`
+}
+
+type singleArticle struct {
+	Article articleJSON `json:"article"`
+}
+
+type multipleArticles struct {
+	Articles      []articleJSON `json:"articles"`
+	ArticlesCount int64         `json:"articlesCount"`
+}
+
+type commentJSON struct {
+	ID        int64       `json:"id"`
+	CreatedAt string      `json:"createdAt"`
+	UpdatedAt string      `json:"updatedAt"`
+	Body      string      `json:"body"`
+	Author    profileJSON `json:"author"`
+}
+
+type singleComment struct {
+	Comment commentJSON `json:"comment"`
+}
+
+type multipleComments struct {
+	Comments []commentJSON `json:"comments"`
+}
+
+type categoryJSON struct {
+	Slug          string `json:"slug"`
+	Name          string `json:"name"`
+	Color         string `json:"color"`
+	ArticlesCount int64  `json:"articlesCount"`
+}
+
+func newProfile(a app.AuthorView) profileJSON {
+	return profileJSON{Username: a.Username, Bio: a.Bio, Image: a.Image, Following: a.Following}
+}
+
+func newArticle(a app.ArticleView, withBody bool) articleJSON {
+	out := articleJSON{
+		Slug: a.Slug, Title: a.Title, Description: a.Description, TagList: a.Tags,
+		CreatedAt: domain.FormatTime(a.CreatedAt), UpdatedAt: domain.FormatTime(a.UpdatedAt),
+		Favorited: a.Favorited, FavoritesCount: a.FavoritesCount, Author: newProfile(a.Author),
+	}
+	if out.TagList == nil {
+		out.TagList = []string{}
+	}
+	if withBody {
+		body := a.Body
+		out.Body = &body
+	}
+	if a.Category != "" {
+		c := a.Category
+		out.Category = &c
+	}
+	return out
+}
+
+func newArticleList(l app.ArticleList) multipleArticles {
+	out := multipleArticles{Articles: make([]articleJSON, len(l.Articles)), ArticlesCount: l.Total}
+	for i, a := range l.Articles {
+		out.Articles[i] = newArticle(a, false)
+	}
+	return out
+}
+
+func newComment(c app.CommentView) commentJSON {
+	return commentJSON{ID: c.ID, CreatedAt: domain.FormatTime(c.CreatedAt), UpdatedAt: domain.FormatTime(c.UpdatedAt),
+		Body: c.Body, Author: newProfile(c.Author)}
+}

@@ -1,0 +1,222 @@
+// Package users is the users service: accounts, profiles and follows. It
+// serves the RealWorld user and profile endpoints, the internal account and
+// credential endpoints the auth service calls, and a batch profile lookup;
+// it publishes users.* events through a transactional outbox.
+package users
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/authn"
+	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/events"
+	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+	"github.com/tungsten-blog/tungsten/internal/users/adapters/sqlstore"
+	"github.com/tungsten-blog/tungsten/internal/users/app"
+	"github.com/tungsten-blog/tungsten/internal/users/domain"
+	"github.com/tungsten-blog/tungsten/internal/users/ports/httpapi"
+)
+
+// Name is the service's name: its target, producer and metrics label.
+const Name = "users"
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Migrations holds the schema: postgres/NNNN_*.sql and sqlite/NNNN_*.sql.
+var Migrations fs.FS = mustSub(migrationsFS, "migrations")
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // the directory is a constant: only a build mistake gets here
+	}
+	return sub
+}
+
+// Config is the users service's configuration.
+type Config struct {
+	Argon2Memory      uint // KiB
+	Argon2Iterations  uint
+	Argon2Parallelism uint
+	HashConcurrency   int
+}
+
+// RegisterFlags registers the users flags with their defaults (OWASP's
+// argon2id recommendation).
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	d := domain.DefaultArgon2Params
+	f.UintVar(&c.Argon2Memory, "users.argon2-memory", uint(d.Memory), "argon2id memory of new password hashes, in KiB")
+	f.UintVar(&c.Argon2Iterations, "users.argon2-iterations", uint(d.Iterations), "argon2id iterations of new password hashes")
+	f.UintVar(&c.Argon2Parallelism, "users.argon2-parallelism", uint(d.Parallelism), "argon2id lanes of new password hashes")
+	f.IntVar(&c.HashConcurrency, "users.hash-concurrency", 0,
+		"password hashes computed at once (each takes --users.argon2-memory); 0 means GOMAXPROCS")
+}
+
+// DefaultConfig returns the configuration the flags default to.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("", flag.ContinueOnError))
+	return c
+}
+
+func (c *Config) argon2() domain.Argon2Params {
+	return domain.Argon2Params{
+		Memory: uint32(min(c.Argon2Memory, 1<<32-1)), Iterations: uint32(min(c.Argon2Iterations, 1<<32-1)),
+		Parallelism: uint8(min(c.Argon2Parallelism, 255)),
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Argon2Parallelism > 255 {
+		errs = append(errs, errors.New("--users.argon2-parallelism must be at most 255"))
+	}
+	if c.Argon2Memory > domain.MaxArgon2Memory || c.Argon2Iterations > domain.MaxArgon2Iterations {
+		errs = append(errs, fmt.Errorf("--users.argon2-memory must be at most %d KiB and --users.argon2-iterations at most %d",
+			domain.MaxArgon2Memory, domain.MaxArgon2Iterations))
+	} else if err := c.argon2().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--users.argon2-*: %w", err))
+	}
+	if c.HashConcurrency < 0 {
+		errs = append(errs, errors.New("--users.hash-concurrency must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the users service's collaborators. Logger, Registerer, Tracer and
+// Propagator default to no-ops (tests); DB and Verifier are required, and
+// JetStream and Namespace are required by Start.
+type Deps struct {
+	DB         *database.DB
+	Verifier   *authn.Verifier
+	JetStream  jetstream.JetStream
+	Namespace  events.Namespace
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // already labelled service=users
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+}
+
+// Service is the users module.
+type Service struct {
+	deps     Deps
+	relay    *events.Relay
+	handler  http.Handler
+	patterns []string
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New builds the service. It does not touch the network; Start does.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	if deps.DB == nil || deps.Verifier == nil {
+		return nil, errors.New("users: DB and Verifier are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider().Tracer(Name)
+	}
+	if deps.Propagator == nil {
+		deps.Propagator = propagation.TraceContext{}
+	}
+	relay := events.NewRelay(events.RelayConfig{
+		Producer: Name, EventTypes: domain.EventTypes(), Namespace: deps.Namespace,
+	}, events.RelayDeps{
+		DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator,
+	})
+	uc, err := app.New(app.Config{Argon2: cfg.argon2(), HashConcurrency: cfg.HashConcurrency}, app.Deps{
+		Repo:        sqlstore.New(deps.DB, deps.Propagator),
+		AfterCommit: relay.Kick,
+		Logger:      deps.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	rt := httpx.NewRouter()
+	httpapi.New(uc).Register(rt)
+	return &Service{
+		deps:  deps,
+		relay: relay,
+		handler: rt.Build(httpx.ServiceConfig{
+			Name: Name, Logger: deps.Logger, Registerer: deps.Registerer, Tracer: deps.Tracer,
+			Propagator: deps.Propagator, Verifier: deps.Verifier,
+		}),
+		patterns: rt.Patterns(),
+	}, nil
+}
+
+// Handler returns the instrumented HTTP handler.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Patterns returns the routes the handler serves.
+func (s *Service) Patterns() []string { return s.patterns }
+
+// Start ensures the event stream exists and starts the outbox relay. It
+// returns once the relay runs; the relay outlives ctx until Stop.
+func (s *Service) Start(ctx context.Context) error {
+	if s.deps.JetStream == nil || s.deps.Namespace == "" {
+		return errors.New("users: JetStream and Namespace are required to start")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return errors.New("users: already started")
+	}
+	if err := s.relay.EnsureStream(ctx); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.relay.Run(rctx)
+	}()
+	s.cancel, s.done = cancel, done
+	return nil
+}
+
+// Stop stops the relay, which publishes what is left in the outbox first,
+// and waits for it (or for ctx to end).
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.cancel, s.done = nil, nil
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("users: waiting for the outbox relay to stop: %w", ctx.Err())
+	}
+}

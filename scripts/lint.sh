@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Static checks: gofmt (no file may need reformatting) and go vet.
+#
+#   scripts/lint.sh [gofmt|vet|all]   (default all)
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TUNGSTEN_REPO"
+
+check_gofmt() {
+	local files unformatted
+	# Our Go files only: not node_modules, vendored or hidden directories.
+	files=$(find . \( -name node_modules -o -name vendor -o -name test-artifacts -o -name '.?*' \) -prune -o -name '*.go' -type f -print)
+	[[ -n "$files" ]] || { log "gofmt: no Go files"; return 0; }
+	# shellcheck disable=SC2086 # one path per word; ours have no spaces
+	unformatted=$(gofmt -l $files)
+	if [[ -n "$unformatted" ]]; then
+		printf '%s\n' "$unformatted" >&2
+		die "gofmt: the files above need formatting (run: gofmt -w <file>)"
+	fi
+	log "gofmt: clean"
+}
+
+check_vet() {
+	go vet ./...
+	log "go vet: clean"
+}
+
+case "${1:-all}" in
+gofmt) check_gofmt ;;
+vet) check_vet ;;
+all) check_gofmt; check_vet ;;
+*) die "usage: scripts/lint.sh [gofmt|vet|all]" ;;
+esac

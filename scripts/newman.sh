@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Runs the RealWorld Postman collection (newman) against a real Tungsten.
+#
+#   scripts/newman.sh embedded      one `serve --target=all` process, SQLite + embedded NATS
+#   scripts/newman.sh distributed   gateway, auth, users, blog and web as five processes on a
+#                                   fresh PostgreSQL database, Redis and NATS JetStream
+#
+# Passes only when every assertion passes. Process logs, the migrate log and
+# newman's JSON report are kept in test-artifacts/newman-<mode>/.
+#
+# Environment:
+#   TUNGSTEN_BIN            binary to run (default: built into bin/tungsten)
+#   TUNGSTEN_REALWORLD_DIR  where Conduit.postman_collection.json is (default: ../shared/realworld)
+#   TUNGSTEN_TEST_*_URL     servers for distributed mode (see scripts/deps.sh)
+#   READY_TIMEOUT           seconds to wait for /readyz (default 30)
+#   NEWMAN_TIMEOUT          seconds newman may take (default 300)
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+REPO=$TUNGSTEN_REPO
+cd "$REPO"
+
+MODE=${1:-}
+case "$MODE" in
+embedded | distributed) ;;
+*) die "usage: scripts/newman.sh embedded|distributed" ;;
+esac
+
+READY_TIMEOUT=${READY_TIMEOUT:-30}
+NEWMAN_TIMEOUT=${NEWMAN_TIMEOUT:-300}
+REALWORLD_DIR=${TUNGSTEN_REALWORLD_DIR:-$REPO/../shared/realworld}
+COLLECTION=$REALWORLD_DIR/Conduit.postman_collection.json
+ART=$REPO/test-artifacts/newman-$MODE
+NEWMAN_DIR=$REPO/test/newman
+
+[[ -f "$COLLECTION" ]] || die "Postman collection not found at $COLLECTION (set TUNGSTEN_REALWORLD_DIR)"
+rm -rf "$ART"
+mkdir -p "$ART"
+
+# --- dependencies ---------------------------------------------------------------
+if [[ "$MODE" == distributed ]]; then
+	# shellcheck source=deps.sh
+	source "$REPO/scripts/deps.sh" all # no-op when test.sh already set them up
+else
+	# shellcheck source=deps.sh
+	source "$REPO/scripts/deps.sh" tools
+fi
+
+# npm ci only when package-lock.json changed since the last install: it wipes
+# node_modules and takes several seconds.
+lock_sum=$(sha256sum "$NEWMAN_DIR/package-lock.json" | cut -d' ' -f1)
+stamp=$NEWMAN_DIR/node_modules/.tungsten-lock-sha256
+if [[ ! -x "$NEWMAN_DIR/node_modules/.bin/newman" || "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]]; then
+	log "installing newman (npm ci in test/newman)"
+	(cd "$NEWMAN_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in test/newman failed"
+	echo "$lock_sum" >"$stamp"
+fi
+
+# --- binary -----------------------------------------------------------------------
+if [[ -z "${TUNGSTEN_BIN:-}" ]]; then
+	log "building bin/tungsten"
+	timeout 600 go build -o "$REPO/bin/tungsten" ./cmd/tungsten || die "go build ./cmd/tungsten failed"
+	TUNGSTEN_BIN=$REPO/bin/tungsten
+fi
+[[ -x "$TUNGSTEN_BIN" ]] || die "TUNGSTEN_BIN=$TUNGSTEN_BIN is not an executable"
+
+# The runs are configured by flags only: drop TUNGSTEN_<flag> variables a
+# developer may have exported, which would silently change what is tested.
+for v in $(compgen -e | grep '^TUNGSTEN_' || true); do
+	case "$v" in TUNGSTEN_TEST_* | TUNGSTEN_BIN | TUNGSTEN_REALWORLD_DIR | TUNGSTEN_REPO) ;; *) unset "$v" ;; esac
+done
+
+RUN_ID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tungsten-newman.XXXXXX")
+on_exit "rm -rf '$WORK'"
+
+# --- processes --------------------------------------------------------------------
+NAMES=()
+PIDS=()
+ADMIN=()
+
+# start NAME ADMIN_PORT ARGS...: starts `tungsten ARGS` with output in $ART/NAME.log.
+# `timeout` is a safety net: even if this script is killed with SIGKILL, no
+# server outlives it by more than 30 minutes.
+start() {
+	local name=$1 admin=$2
+	shift 2
+	log "starting $name: tungsten $*"
+	# Registered with the first process, after the database and stream
+	# cleanups, so that at exit the processes stop before those run.
+	((${#PIDS[@]})) || on_exit stop_all
+	timeout -k 10 1800 "$TUNGSTEN_BIN" "$@" >"$ART/$name.log" 2>&1 &
+	NAMES+=("$name")
+	PIDS+=("$!")
+	ADMIN+=("$admin")
+}
+
+# stop_all: SIGTERM every process, SIGKILL what is left after 15 s.
+stop_all() {
+	local i pid deadline=$((SECONDS + 15))
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for i in "${!PIDS[@]}"; do
+		pid=${PIDS[i]}
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			warn "${NAMES[i]} did not stop within 15 s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait "$pid" 2>/dev/null || true
+	done
+	PIDS=()
+}
+
+show_logs() {
+	local name
+	for name in "$@"; do
+		echo "----- $name (last 60 lines of test-artifacts/newman-$MODE/$name.log) -----" >&2
+		tail -n 60 "$ART/$name.log" >&2 || true
+	done
+}
+
+# wait_ready: polls every process's /readyz until all answer 200; fails early
+# when one of them exits.
+wait_ready() {
+	local deadline=$((SECONDS + READY_TIMEOUT)) i pending status
+	while :; do
+		pending=()
+		for i in "${!PIDS[@]}"; do
+			if ! kill -0 "${PIDS[i]}" 2>/dev/null; then
+				status=0
+				wait "${PIDS[i]}" || status=$?
+				show_logs "${NAMES[i]}"
+				die "${NAMES[i]} exited with status $status before it was ready (log above)"
+			fi
+			if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:${ADMIN[i]}/readyz" 2>/dev/null; then
+				pending+=("${NAMES[i]}")
+			fi
+		done
+		((${#pending[@]} == 0)) && return 0
+		if ((SECONDS >= deadline)); then
+			show_logs "${pending[@]}"
+			die "not ready after ${READY_TIMEOUT}s: ${pending[*]} (logs above)"
+		fi
+		sleep 0.2
+	done
+}
+
+if [[ "$MODE" == embedded ]]; then
+	http=$(free_port)
+	admin=$(free_port)
+	start tungsten "$admin" serve --target=all --data-dir "$WORK/data" \
+		--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s
+	API_URL="http://127.0.0.1:$http/api"
+else
+	# A database of its own, so runs never see each other's rows; dropped at exit.
+	DB="tungsten_newman_$RUN_ID"
+	psql_admin() { PGCONNECT_TIMEOUT=5 timeout 30 psql "$TUNGSTEN_TEST_POSTGRES_URL" -XqAt -v ON_ERROR_STOP=1 "$@"; }
+	log "creating database $DB"
+	psql_admin -c "CREATE DATABASE $DB" || die "cannot create database $DB on $TUNGSTEN_TEST_POSTGRES_URL"
+	on_exit "psql_admin -c 'DROP DATABASE IF EXISTS $DB WITH (FORCE)' >/dev/null || warn 'could not drop database $DB'"
+	# Same server and options, other database: swap the URL's path.
+	pg_query=""
+	[[ "$TUNGSTEN_TEST_POSTGRES_URL" == *\?* ]] && pg_query="?${TUNGSTEN_TEST_POSTGRES_URL#*\?}"
+	pg_base=${TUNGSTEN_TEST_POSTGRES_URL%%\?*}
+	pg_authority=${pg_base#*://}
+	pg_authority=${pg_authority%%/*}
+	PG_URL="${pg_base%%://*}://$pg_authority/$DB$pg_query"
+
+	# One deployment: every process shares the cache prefix and the NATS
+	# namespace, both unique to this run.
+	REDIS_PREFIX="newman-$RUN_ID:"
+	NATS_NS="newman_$RUN_ID"
+	on_exit "timeout 10 node '$NEWMAN_DIR/nats-cleanup.js' '$TUNGSTEN_TEST_NATS_URL' '$NATS_NS' >/dev/null || warn 'could not delete NATS streams of $NATS_NS'"
+	if command -v redis-cli >/dev/null; then
+		on_exit "timeout 10 redis-cli -u '$TUNGSTEN_TEST_REDIS_URL' --scan --pattern '$REDIS_PREFIX*' | timeout 10 xargs -r redis-cli -u '$TUNGSTEN_TEST_REDIS_URL' del >/dev/null || true"
+	fi
+
+	log "migrating $DB"
+	timeout 120 "$TUNGSTEN_BIN" migrate --postgres-url "$PG_URL" >"$ART/migrate.log" 2>&1 ||
+		{ show_logs migrate; die "tungsten migrate failed (log above)"; }
+
+	# The binary names the NATS scoping flag --nats-namespace; the first CLI
+	# sketch called it --nats-stream-prefix. Use whichever this binary has.
+	nats_ns_flag=--nats-namespace
+	if "$TUNGSTEN_BIN" serve --help 2>&1 | grep -q -- '--nats-stream-prefix'; then nats_ns_flag=--nats-stream-prefix; fi
+
+	SERVICES=(gateway auth users blog web)
+	declare -A HTTP_PORT ADMIN_PORT
+	for svc in "${SERVICES[@]}"; do
+		HTTP_PORT[$svc]=$(free_port)
+		ADMIN_PORT[$svc]=$(free_port)
+	done
+	for svc in "${SERVICES[@]}"; do
+		start "$svc" "${ADMIN_PORT[$svc]}" serve --target="$svc" \
+			--http-addr "127.0.0.1:${HTTP_PORT[$svc]}" --admin-addr "127.0.0.1:${ADMIN_PORT[$svc]}" \
+			--data-dir "$WORK/data-$svc" --drain-delay 0s \
+			--postgres-url "$PG_URL" \
+			--redis-url "$TUNGSTEN_TEST_REDIS_URL" --redis-prefix "$REDIS_PREFIX" \
+			--nats-url "$TUNGSTEN_TEST_NATS_URL" "$nats_ns_flag" "$NATS_NS" \
+			--auth-url "http://127.0.0.1:${HTTP_PORT[auth]}" \
+			--users-url "http://127.0.0.1:${HTTP_PORT[users]}" \
+			--blog-url "http://127.0.0.1:${HTTP_PORT[blog]}" \
+			--web-url "http://127.0.0.1:${HTTP_PORT[web]}"
+	done
+	API_URL="http://127.0.0.1:${HTTP_PORT[gateway]}/api"
+fi
+
+log "waiting for /readyz (${READY_TIMEOUT}s at most)"
+started=$SECONDS
+wait_ready
+log "ready after $((SECONDS - started))s"
+
+# --- newman ---------------------------------------------------------------------------
+# The collection registers a user: a fresh name and email on every run.
+user_id="$(date +%s%N)$RUN_ID"
+log "newman $MODE against $API_URL"
+set +e
+timeout -k 10 "$NEWMAN_TIMEOUT" "$NEWMAN_DIR/node_modules/.bin/newman" run "$COLLECTION" \
+	--delay-request 1 \
+	--timeout-request 15000 \
+	--global-var "APIURL=$API_URL" \
+	--global-var "USERNAME=u$user_id" \
+	--global-var "EMAIL=u$user_id@example.com" \
+	--global-var "PASSWORD=password123" \
+	--reporters cli,json \
+	--reporter-json-export "$ART/newman-report.json"
+newman_rc=$?
+set -e
+((newman_rc != 124)) || die "newman did not finish within ${NEWMAN_TIMEOUT}s"
+
+# newman's own exit code also says pass/fail; the summary decides because it
+# also refuses a run that made no assertion, and prints the count.
+if ! node "$NEWMAN_DIR/summarize.js" "$ART/newman-report.json" "newman $MODE"; then
+	die "newman $MODE failed (report: test-artifacts/newman-$MODE/newman-report.json, server logs next to it)"
+fi
+((newman_rc == 0)) || die "newman exited with $newman_rc"

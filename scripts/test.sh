@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The test command: everything CI runs, in order, stopping at the first failure.
+#
+#   1. deps         real PostgreSQL, Redis, NATS JetStream, node/npm (scripts/deps.sh)
+#   2. gofmt        no file needs formatting
+#   3. go vet
+#   4. go test      go test -count=1 ./... against the real servers (TUNGSTEN_TEST_*_URL);
+#                   with CI set, integration tests fail instead of skipping
+#   5. fuzz         every Fuzz target for FUZZTIME (default 10s) each (scripts/fuzz.sh)
+#   6. build        bin/tungsten
+#   7. newman embedded      the RealWorld Postman collection against one process
+#   8. newman distributed   the same against five processes on PostgreSQL/Redis/NATS
+#
+# Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
+# and whatever scripts/deps.sh and scripts/newman.sh read.
+set -euo pipefail
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TUNGSTEN_REPO"
+
+command -v go >/dev/null || die "the Go toolchain is not on PATH (https://go.dev/dl, or /usr/local/go/bin)"
+
+# Integration tests read CI to decide between skipping and failing when a
+# server is missing; make sure it reaches them when it is set.
+if [[ -n "${CI:-}" ]]; then export CI; fi
+
+# --- steps and the closing summary ----------------------------------------------
+
+TOTAL_START=$EPOCHREALTIME
+STEP_NAMES=()
+STEP_TIMES=()
+CURRENT_STEP=""
+STEP_START=""
+
+elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
+	local now=$EPOCHREALTIME
+	awk -v a="$1" -v b="$now" 'BEGIN { printf "%.1f", b - a }'
+}
+
+step_begin() {
+	CURRENT_STEP=$1
+	STEP_START=$EPOCHREALTIME
+	printf '\n==> [%d/8] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+}
+
+step_end() {
+	STEP_NAMES+=("$CURRENT_STEP")
+	STEP_TIMES+=("$(elapsed "$STEP_START")")
+	CURRENT_STEP=""
+}
+
+# Runs at exit, after every other cleanup (it is registered first), so it is
+# the last thing printed whether the run passed or stopped at a failure.
+summary() {
+	local rc=${_TUNGSTEN_EXIT_CODE:-0} i failed=0
+	printf '\n==> summary\n'
+	for i in "${!STEP_NAMES[@]}"; do
+		printf '  %-22s ok      %7ss\n' "${STEP_NAMES[i]}" "${STEP_TIMES[i]}"
+	done
+	if [[ -n "$CURRENT_STEP" ]]; then
+		failed=1
+		printf '  %-22s FAILED  %7ss\n' "$CURRENT_STEP" "$(elapsed "$STEP_START")"
+	elif ((rc != 0)); then
+		failed=1 # interrupted between steps
+	fi
+	printf '  %-22s         %7ss\n' "total" "$(elapsed "$TOTAL_START")"
+	if ((failed)); then
+		printf 'FAILED at step "%s" (exit code %d); see the output above\n' "${CURRENT_STEP:-?}" "$rc"
+	fi
+	printf 'steps: %d passed, %d failed\n' "${#STEP_NAMES[@]}" "$failed"
+}
+on_exit summary
+
+# --- the steps ------------------------------------------------------------------------
+# No `if cmd` around the steps: bash ignores set -e inside a command whose
+# status is tested, and the sourced deps.sh relies on it.
+
+step_begin "deps"
+# Sourced: its exports reach go test and newman, and the throwaway servers it
+# may start live until this script exits.
+# shellcheck source=deps.sh
+source scripts/deps.sh all
+log "go $(go env GOVERSION), node $(node --version), npm $(npm --version)"
+step_end
+
+step_begin "gofmt"
+bash scripts/lint.sh gofmt
+step_end
+
+step_begin "go vet"
+bash scripts/lint.sh vet
+step_end
+
+step_begin "go test"
+# shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
+go test -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
+step_end
+
+step_begin "fuzz (${FUZZTIME:-10s} each)"
+bash scripts/fuzz.sh
+step_end
+
+step_begin "build"
+go build -o bin/tungsten ./cmd/tungsten
+export TUNGSTEN_BIN=$TUNGSTEN_REPO/bin/tungsten
+step_end
+
+step_begin "newman embedded"
+bash scripts/newman.sh embedded
+step_end
+
+step_begin "newman distributed"
+bash scripts/newman.sh distributed
+step_end
