@@ -224,6 +224,8 @@ timeout -k 10 "$NEWMAN_TIMEOUT" "$NEWMAN_DIR/node_modules/.bin/newman" run "$COL
 	--global-var "EMAIL=u$user_id@example.com" \
 	--global-var "PASSWORD=password123" \
 	--reporters cli,json \
+	--reporter-cli-no-success-assertions \
+	--reporter-cli-no-console \
 	--reporter-json-export "$ART/newman-report.json"
 newman_rc=$?
 set -e

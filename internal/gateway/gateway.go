@@ -133,7 +133,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = authn.Middleware(deps.Verifier, httpx.WriteError, h)
 	h = cors(cfg.CORSOrigins, h)
 	h = httpx.Instrument(httpx.InstrumentConfig{
-		Service: "gateway", Logger: deps.Logger, Metrics: telemetry.NewHTTPMetrics(deps.Registerer),
+		Logger: deps.Logger, Metrics: telemetry.NewHTTPMetrics(deps.Registerer),
 		Tracer: deps.Tracer, Propagator: deps.Propagator,
 	}, h)
 	return &Service{handler: h}, nil

@@ -99,11 +99,13 @@ func (v *Verifier) SetKeys(set JWKS) error {
 	return nil
 }
 
-// Refresh fetches the key set now, unless it was fetched within minRefresh.
+// Refresh fetches the key set now, unless keys are loaded and were fetched
+// within minRefresh. With no keys at all (auth was unreachable so far) every
+// call tries again: there is nothing to verify against otherwise.
 func (v *Verifier) Refresh(ctx context.Context) error {
 	v.refreshMu.Lock()
 	defer v.refreshMu.Unlock()
-	if !v.lastRefresh.IsZero() && v.now().Sub(v.lastRefresh) < v.minRefresh {
+	if v.Ready() && v.now().Sub(v.lastRefresh) < v.minRefresh {
 		return nil
 	}
 	v.lastRefresh = v.now()

@@ -165,3 +165,21 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A verifier that could not reach auth yet (auth starting later in another
+// pod) must fetch keys as soon as a token arrives, not wait out a throttle.
+func TestVerifierRetriesWhileItHasNoKeys(t *testing.T) {
+	t.Parallel()
+	iss := authntest.NewIssuer(t)
+	var up atomic.Bool
+	v := authn.NewVerifier(func(context.Context) (authn.JWKS, error) {
+		if !up.Load() {
+			return authn.JWKS{}, errors.New("connection refused")
+		}
+		return iss.JWKS(), nil
+	})
+	require.Error(t, v.Refresh(context.Background()))
+	up.Store(true)
+	_, err := v.Verify(context.Background(), iss.User(t, 1, "jake"))
+	require.NoError(t, err)
+}

@@ -133,7 +133,7 @@ func FuzzDecodeJSON(f *testing.F) {
 func newInstrumented(t *testing.T, reg *prometheus.Registry, logs *bytes.Buffer, mux *http.ServeMux) http.Handler {
 	t.Helper()
 	return httpx.Instrument(httpx.InstrumentConfig{
-		Service: "test", Logger: telemetry.NewLogger(logs, new(slog.LevelVar)),
+		Logger:  telemetry.NewLogger(logs, new(slog.LevelVar)),
 		Metrics: telemetryMetrics(reg), Tracer: noop.NewTracerProvider().Tracer(""),
 		Propagator: propagation.TraceContext{},
 	}, httpx.LimitBody(16, httpx.Routed(mux)))

@@ -36,7 +36,6 @@ type routeInfo struct{ pattern string }
 
 // InstrumentConfig configures Instrument.
 type InstrumentConfig struct {
-	Service    string
 	Logger     *slog.Logger
 	Metrics    *telemetry.HTTPMetrics
 	Tracer     trace.Tracer
@@ -75,7 +74,7 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 		// metrics
 		done := cfg.Metrics.Begin()
 
-		log := cfg.Logger.With("service", cfg.Service)
+		log := cfg.Logger // already carries service=<name>
 		ctx = context.WithValue(ctx, loggerKey{}, log)
 		r = r.WithContext(ctx)
 

@@ -64,7 +64,6 @@ func (rt *Router) Build(cfg ServiceConfig) http.Handler {
 		h = authn.Middleware(cfg.Verifier, WriteError, h)
 	}
 	return Instrument(InstrumentConfig{
-		Service:    cfg.Name,
 		Logger:     cfg.Logger,
 		Metrics:    telemetry.NewHTTPMetrics(cfg.Registerer),
 		Tracer:     cfg.Tracer,

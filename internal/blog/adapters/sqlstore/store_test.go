@@ -336,24 +336,24 @@ func testSearch(f *fixture) {
 	}{
 		{"dragon", []string{dragon.Slug}},
 		{"DRAGON Train", []string{dragon.Slug}},
-		{"carefully", []string{dragon.Slug}},         // body
-		{"wonder", []string{dragon.Slug}},            // description
-		{"dragon über", []string{}},                  // every term must match
-		{"über", []string{uber.Slug}},                // unicode, case-folded
+		{"carefully", []string{dragon.Slug}}, // body
+		{"wonder", []string{dragon.Slug}},    // description
+		{"dragon über", []string{}},          // every term must match
+		{"über", []string{uber.Slug}},        // unicode, case-folded
 		{"ÜBER", []string{uber.Slug}},
 		{"привет", []string{uber.Slug}},
 		{"東京タワー", []string{uber.Slug}},
 		{"grüße", []string{uber.Slug}},
 		{`"`, []string{}},
 		{`*`, []string{}},
-		{`OR`, []string{quote.Slug}},                 // a word, not an operator
+		{`OR`, []string{quote.Slug}}, // a word, not an operator
 		{`(`, []string{}},
 		{`"OR" (twice`, []string{quote.Slug}},
 		{`NEAR(a b)`, []string{}},
 		{`and not`, []string{quote.Slug}},
 		{`dragon*`, []string{dragon.Slug}},
-		{`-dragon`, []string{dragon.Slug}},           // no negation syntax
-		{`title:dragon`, []string{}},                 // no column filters
+		{`-dragon`, []string{dragon.Slug}}, // no negation syntax
+		{`title:dragon`, []string{}},       // no column filters
 		{"nothing-here", []string{}},
 	} {
 		if got := search(tt.q); !slices.Equal(got, tt.want) {
@@ -582,7 +582,7 @@ func testAuthors(f *fixture) {
 		}
 	}
 	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("hi"), Version: 10}, true)
-	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("old"), Version: 5}, false)  // older
+	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("old"), Version: 5}, false)   // older
 	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("same"), Version: 10}, false) // replay
 	apply(domain.Profile{ID: 1, Username: "Jacob", Image: ptr("i.png"), Version: 20}, true)
 	ps, err := f.store.Authors(f.ctx, []int64{1, 2})
