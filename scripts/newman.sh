@@ -81,8 +81,9 @@ PIDS=()
 ADMIN=()
 
 # start NAME ADMIN_PORT ARGS...: starts `tungsten ARGS` with output in $ART/NAME.log.
-# `timeout` is a safety net: even if this script is killed with SIGKILL, no
-# server outlives it by more than 30 minutes.
+# Under `timeout`: even if this script is killed with SIGKILL no server outlives
+# it by more than 30 minutes, and a server that ignores the SIGTERM stop_all
+# sends (timeout passes it on) is killed 10 s later.
 start() {
 	local name=$1 admin=$2
 	shift 2
@@ -105,6 +106,7 @@ stop_all() {
 		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
 		if kill -0 "$pid" 2>/dev/null; then
 			warn "${NAMES[i]} did not stop within 15 s; killing it"
+			pkill -KILL -P "$pid" 2>/dev/null || true # the server under timeout
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 		wait "$pid" 2>/dev/null || true

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"flag"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,7 +28,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) {
-		require.Contains(t, out, "--"+f.Name+" ", "flag %s", f.Name)
+		require.Regexp(t, "(?m)^  --"+regexp.QuoteMeta(f.Name)+"( |$)", out, "flag %s", f.Name)
 		require.Contains(t, out, config.EnvName(f.Name), "flag %s", f.Name)
 	})
 	for _, name := range []string{"--http-addr", "--admin-addr", "--data-dir", "--target", "--print-config", "--verify-config"} {
@@ -98,4 +100,19 @@ func TestCommands(t *testing.T) {
 
 	code, _, _ = runCLI("serve", "--no-such-flag")
 	require.Equal(t, 2, code)
+}
+
+// The README's configuration table must list every flag, so it cannot drift
+// from --help.
+func TestReadmeDocumentsEveryFlag(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	var cfg app.Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		row := "| `--" + f.Name + "` | `" + config.EnvName(f.Name) + "` |"
+		require.True(t, strings.Contains(string(readme), row), "README's configuration table lacks --%s", f.Name)
+	})
 }

@@ -49,7 +49,10 @@ func PrintUsage(w io.Writer, fs *flag.FlagSet) {
 	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
 	for _, f := range flags {
 		name, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(w, "  --%s %s\n", f.Name, name)
+		if name != "" {
+			name = " " + name
+		}
+		fmt.Fprintf(w, "  --%s%s\n", f.Name, name)
 		fmt.Fprintf(w, "        %s (env %s", usage, EnvName(f.Name))
 		if f.DefValue != "" {
 			fmt.Fprintf(w, ", default %q", f.DefValue)
