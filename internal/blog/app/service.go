@@ -82,8 +82,8 @@ func (s *Service) ParsePage(limit, offset string) (int, int, error) {
 	l, o := s.cfg.DefaultLimit, 0
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
-		if err != nil || n < 0 || n > s.cfg.MaxLimit {
-			msgs = append(msgs, fmt.Sprintf("limit must be an integer from 0 to %d", s.cfg.MaxLimit))
+		if err != nil || n < 1 || n > s.cfg.MaxLimit {
+			msgs = append(msgs, fmt.Sprintf("limit must be an integer from 1 to %d", s.cfg.MaxLimit))
 		}
 		l = n
 	}
@@ -101,8 +101,8 @@ func (s *Service) ParsePage(limit, offset string) (int, int, error) {
 }
 
 func (s *Service) checkPage(limit, offset int) error {
-	if limit < 0 || limit > s.cfg.MaxLimit || offset < 0 {
-		return errs.Invalid(fmt.Sprintf("limit must be an integer from 0 to %d", s.cfg.MaxLimit),
+	if limit < 1 || limit > s.cfg.MaxLimit || offset < 0 {
+		return errs.Invalid(fmt.Sprintf("limit must be an integer from 1 to %d", s.cfg.MaxLimit),
 			"offset must be a non-negative integer")
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 // Search limits: a query longer than MaxQueryRunes is refused; only the first
 // MaxSearchTerms terms count, each cut to MaxTermRunes.
 const (
-	MaxQueryRunes  = 256
+	MaxQueryRunes  = 200
 	MaxSearchTerms = 16
 	MaxTermRunes   = 64
 )

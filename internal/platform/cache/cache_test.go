@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -93,4 +94,24 @@ func TestRedisDownIsAMissNotAnError(t *testing.T) {
 	_, err := c.Incr(ctx, "gen")
 	require.Error(t, err)
 	require.Less(t, time.Since(start), 2*time.Second, "a dead Redis must not stall callers")
+}
+
+// After one failure the cache skips Redis for a while: an outage costs a
+// request nothing, not a timeout per cache call.
+func TestRedisDownIsSkippedAfterAFailure(t *testing.T) {
+	t.Parallel()
+	// A listener that accepts and never answers: every call would hit the timeout.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	c := cache.NewRedis(newRedis(t, "redis://"+ln.Addr().String()+"/0"), "x:", slog.New(slog.DiscardHandler), nil)
+	ctx := context.Background()
+	_, ok := c.Get(ctx, "k") // pays the timeout once
+	require.False(t, ok)
+	start := time.Now()
+	for range 50 {
+		_, ok := c.Get(ctx, "k")
+		require.False(t, ok)
+	}
+	require.Less(t, time.Since(start), 50*time.Millisecond)
 }

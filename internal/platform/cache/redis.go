@@ -8,12 +8,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/breaker"
 )
 
 // Redis is a Cache over a Redis server shared by all replicas. Every call
 // has a short deadline so a slow Redis cannot slow requests down much.
 type Redis struct {
 	client  redis.UniversalClient
+	breaker *breaker.Breaker
 	prefix  string
 	timeout time.Duration
 	log     *slog.Logger
@@ -22,11 +25,15 @@ type Redis struct {
 
 // NewRedis wraps client; keys are prefixed with prefix.
 func NewRedis(client redis.UniversalClient, prefix string, log *slog.Logger, m *Metrics) *Redis {
-	return &Redis{client: client, prefix: prefix, timeout: 100 * time.Millisecond, log: log, metrics: m}
+	return &Redis{client: client, breaker: breaker.New(time.Second), prefix: prefix, timeout: 100 * time.Millisecond, log: log, metrics: m}
 }
 
 // Get implements Cache.
 func (c *Redis) Get(ctx context.Context, key string) ([]byte, bool) {
+	if !c.breaker.Allow() {
+		c.metrics.miss()
+		return nil, false
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	v, err := c.client.Get(ctx, c.prefix+key).Bytes()
@@ -45,6 +52,9 @@ func (c *Redis) Get(ctx context.Context, key string) ([]byte, bool) {
 
 // Set implements Cache.
 func (c *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) {
+	if !c.breaker.Allow() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if err := c.client.Set(ctx, c.prefix+key, val, ttl).Err(); err != nil {
@@ -54,7 +64,7 @@ func (c *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Durati
 
 // Delete implements Cache.
 func (c *Redis) Delete(ctx context.Context, keys ...string) {
-	if len(keys) == 0 {
+	if len(keys) == 0 || !c.breaker.Allow() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -70,6 +80,9 @@ func (c *Redis) Delete(ctx context.Context, keys ...string) {
 
 // Incr implements Cache.
 func (c *Redis) Incr(ctx context.Context, key string) (int64, error) {
+	if !c.breaker.Allow() {
+		return 0, errRedisDown
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	n, err := c.client.Incr(ctx, c.prefix+key).Result()
@@ -82,7 +95,12 @@ func (c *Redis) Incr(ctx context.Context, key string) (int64, error) {
 // Ping implements Cache.
 func (c *Redis) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
 
+var errRedisDown = errors.New("redis is unavailable (circuit open)")
+
+// fail records an error and opens the breaker, so that for a second the
+// cache is skipped instead of every request waiting for Redis's timeout.
 func (c *Redis) fail(ctx context.Context, op string, err error) {
+	c.breaker.Fail()
 	c.metrics.error(op)
 	c.log.WarnContext(ctx, "cache unavailable, using the database", "op", op, "error", err)
 }

@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
@@ -11,8 +12,8 @@ import (
 
 // Migrate applies the numbered migrations in fsys/<dialect>/ (files named
 // NNNN_what.sql in goose format). On PostgreSQL it first creates the
-// service's schema, and a session advisory lock makes concurrent migrators
-// (replicas starting together) safe.
+// service's schema, and a session advisory lock per schema makes concurrent
+// migrators (replicas starting together) safe.
 func (db *DB) Migrate(ctx context.Context, fsys fs.FS) (applied int, err error) {
 	sub, err := fs.Sub(fsys, string(db.Dialect))
 	if err != nil {
@@ -25,7 +26,14 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS) (applied int, err error) 
 		if _, err := db.sql.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+db.dbName); err != nil {
 			return 0, fmt.Errorf("creating schema %s: %w", db.dbName, err)
 		}
-		locker, err := lock.NewPostgresSessionLocker()
+		// One advisory lock per schema: replicas of a service serialise,
+		// different services (and parallel tests) do not wait for each other.
+		h := fnv.New64a()
+		_, _ = h.Write([]byte("tungsten-migrate:" + db.dbName))
+		locker, err := lock.NewPostgresSessionLocker(
+			lock.WithLockID(int64(h.Sum64()>>1)),
+			lock.WithLockTimeout(1, 300),
+		)
 		if err != nil {
 			return 0, fmt.Errorf("creating migration lock: %w", err)
 		}

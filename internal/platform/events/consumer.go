@@ -75,9 +75,9 @@ func NewConsumer(cfg ConsumerConfig, deps ConsumerDeps) *Consumer {
 	return c
 }
 
-// Start creates the durable consumer (the producer's stream must exist; it is
-// created here too if the producer has not started yet) and begins handling
-// messages until ctx ends.
+// Start creates the durable consumer and begins handling messages until ctx
+// ends. The producer's stream must exist (its relay creates it): a caller
+// that may start before the producer retries Start.
 func (c *Consumer) Start(ctx context.Context) error {
 	stream := c.cfg.Namespace.Stream(c.cfg.Producer)
 	// One filter subject, or the whole stream with unwanted types skipped

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/breaker"
 )
 
 // Rule is a budget: Limit requests per Window.
@@ -95,6 +97,12 @@ func (l *Memory) Allow(_ context.Context, rule Rule, key string) Decision {
 	return l.metrics.decide(rule, w.count, start.Add(rule.Window).Sub(now))
 }
 
+func (m *Metrics) fallback(rule Rule) {
+	if m != nil {
+		m.fallbacks.WithLabelValues(rule.Name).Inc()
+	}
+}
+
 func (m *Metrics) decide(rule Rule, count int, reset time.Duration) Decision {
 	if count > rule.Limit {
 		if m != nil {
@@ -108,6 +116,7 @@ func (m *Metrics) decide(rule Rule, count int, reset time.Duration) Decision {
 // Redis is a fixed-window limiter shared by all replicas through Redis.
 type Redis struct {
 	client   redis.UniversalClient
+	breaker  *breaker.Breaker
 	prefix   string
 	fallback *Memory
 	log      *slog.Logger
@@ -117,7 +126,7 @@ type Redis struct {
 
 // NewRedis returns a shared limiter; keys are prefixed with prefix.
 func NewRedis(client redis.UniversalClient, prefix string, log *slog.Logger, m *Metrics) *Redis {
-	return &Redis{client: client, prefix: prefix, fallback: NewMemory(m), log: log, metrics: m, now: time.Now}
+	return &Redis{client: client, breaker: breaker.New(time.Second), prefix: prefix, fallback: NewMemory(m), log: log, metrics: m, now: time.Now}
 }
 
 // incrScript increments the window's counter and sets its expiry on first
@@ -129,6 +138,10 @@ return n`)
 
 // Allow implements Limiter.
 func (l *Redis) Allow(ctx context.Context, rule Rule, key string) Decision {
+	if !l.breaker.Allow() {
+		l.metrics.fallback(rule)
+		return l.fallback.Allow(ctx, rule, key)
+	}
 	now := l.now()
 	start := now.Truncate(rule.Window)
 	k := l.prefix + "rl:" + rule.Name + ":" + key + ":" + strconv.FormatInt(start.UnixMilli(), 10)
@@ -136,9 +149,8 @@ func (l *Redis) Allow(ctx context.Context, rule Rule, key string) Decision {
 	defer cancel()
 	n, err := incrScript.Run(ctx, l.client, []string{k}, rule.Window.Milliseconds()+1000).Int()
 	if err != nil {
-		if l.metrics != nil {
-			l.metrics.fallbacks.WithLabelValues(rule.Name).Inc()
-		}
+		l.breaker.Fail()
+		l.metrics.fallback(rule)
 		l.log.WarnContext(ctx, "rate limiter store unavailable, limiting locally", "rule", rule.Name, "error", err)
 		return l.fallback.Allow(ctx, rule, key)
 	}
