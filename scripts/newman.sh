@@ -182,11 +182,6 @@ else
 	timeout 120 "$TUNGSTEN_BIN" migrate --postgres-url "$PG_URL" >"$ART/migrate.log" 2>&1 ||
 		{ show_logs migrate; die "tungsten migrate failed (log above)"; }
 
-	# The binary names the NATS scoping flag --nats-namespace; the first CLI
-	# sketch called it --nats-stream-prefix. Use whichever this binary has.
-	nats_ns_flag=--nats-namespace
-	if "$TUNGSTEN_BIN" serve --help 2>&1 | grep -q -- '--nats-stream-prefix'; then nats_ns_flag=--nats-stream-prefix; fi
-
 	SERVICES=(gateway auth users blog web)
 	declare -A HTTP_PORT ADMIN_PORT
 	for svc in "${SERVICES[@]}"; do
@@ -199,7 +194,8 @@ else
 			--data-dir "$WORK/data-$svc" --drain-delay 0s \
 			--postgres-url "$PG_URL" \
 			--redis-url "$TUNGSTEN_TEST_REDIS_URL" --redis-prefix "$REDIS_PREFIX" \
-			--nats-url "$TUNGSTEN_TEST_NATS_URL" "$nats_ns_flag" "$NATS_NS" \
+			--nats-url "$TUNGSTEN_TEST_NATS_URL" --nats-namespace "$NATS_NS" \
+			--auth.login-ip-limit 1000 --gateway.rate-limit 100000 \
 			--auth-url "http://127.0.0.1:${HTTP_PORT[auth]}" \
 			--users-url "http://127.0.0.1:${HTTP_PORT[users]}" \
 			--blog-url "http://127.0.0.1:${HTTP_PORT[blog]}" \
@@ -239,3 +235,12 @@ if ! node "$NEWMAN_DIR/summarize.js" "$ART/newman-report.json" "newman $MODE"; t
 	die "newman $MODE failed (report: test-artifacts/newman-$MODE/newman-report.json, server logs next to it)"
 fi
 ((newman_rc == 0)) || die "newman exited with $newman_rc"
+
+# --- our own API suite ----------------------------------------------------------------
+# go test ./test/api runs against the embedded default in process; here it also runs
+# against the distributed deployment, every service its own process.
+if [[ "$MODE" == distributed ]]; then
+	log "API suite (test/api) against $API_URL"
+	(cd "$REPO" && TUNGSTEN_API_URL="${API_URL%/api}" timeout -k 10 300 go test -count=1 ./test/api/) ||
+		die "API suite failed against the distributed deployment (server logs: test-artifacts/newman-$MODE/)"
+fi

@@ -252,6 +252,7 @@ func (a *App) initCache(context.Context) (modules.Service, error) {
 	opts.ReadTimeout = 200 * time.Millisecond
 	opts.WriteTimeout = 200 * time.Millisecond
 	opts.MaxRetries = 1
+	opts.ContextTimeoutEnabled = true // honour each call's short deadline
 	client := redis.NewClient(opts)
 	a.redis = client
 	a.cache = cache.NewRedis(client, a.cfg.RedisPrefix+"cache:", a.log, cm)

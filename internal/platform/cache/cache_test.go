@@ -64,6 +64,7 @@ func newRedis(t *testing.T, url string) *redis.Client {
 	require.NoError(t, err)
 	opts.MaxRetries = 0
 	opts.DialTimeout = 200 * time.Millisecond
+	opts.ContextTimeoutEnabled = true // as internal/app configures it
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { _ = client.Close() })
 	return client
