@@ -137,7 +137,7 @@ func decodeError(err error) error {
 		if field == "" {
 			return errs.Invalid("body has the wrong shape")
 		}
-		return errs.Invalid(fmt.Sprintf("%s must be a %s", field, jsonTypeName(ute.Type.Kind().String())))
+		return errs.Invalid(fmt.Sprintf("%s must be %s", field, jsonTypeName(ute.Type.Kind().String())))
 	}
 	if errors.Is(err, io.EOF) {
 		return errs.Invalid("body can't be empty")
@@ -148,15 +148,15 @@ func decodeError(err error) error {
 func jsonTypeName(goKind string) string {
 	switch goKind {
 	case "string":
-		return "string"
+		return "a string"
 	case "slice", "array":
-		return "list"
+		return "a list"
 	case "struct", "map", "ptr":
-		return "object"
+		return "an object"
 	case "bool":
-		return "boolean"
+		return "a boolean"
 	default:
-		return "number"
+		return "a number"
 	}
 }
 

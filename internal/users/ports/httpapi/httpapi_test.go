@@ -323,7 +323,7 @@ func TestUpdateUser(t *testing.T) {
 		requireError(t, e.do("PUT", "/api/user", token, `{"user":null}`), 422, "user can't be blank")
 		requireError(t, e.do("PUT", "/api/user", token, `{"user":`), 422, "body is not valid JSON")
 		requireError(t, e.do("PUT", "/api/user", token, `{"user":{"bio":5}}`), 422, "user.bio must be a string")
-		requireError(t, e.do("PUT", "/api/user", token, `{"user":"x"}`), 422, "user must be a object")
+		requireError(t, e.do("PUT", "/api/user", token, `{"user":"x"}`), 422, "user must be an object")
 		requireError(t, e.do("PUT", "/api/user", token, `{"user":{}} {}`), 422, "body must hold a single JSON object")
 	})
 	require.Len(t, e.outbox(), events, "failed updates publish nothing")
