@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tungsten-blog/tungsten/internal/blog/adapters/sqlstore/fts5"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 )
@@ -82,27 +83,11 @@ func (s *Store) where(q domain.ListQuery) (string, []any) {
 		if s.db.Dialect == database.Postgres {
 			conds = append(conds, `a.search @@ plainto_tsquery('simple', `+arg(strings.Join(q.Terms, " "))+`)`)
 		} else {
-			conds = append(conds, `a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH `+arg(FTS5Query(q.Terms))+`)`)
+			conds = append(conds, `a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH `+arg(fts5.Match(q.Terms))+`)`)
 		}
 	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-// FTS5Query turns search terms into an FTS5 expression in which every term
-// is a quoted string (inner quotes doubled), so nothing the user typed can
-// act as FTS5 syntax: `"a" "b"` matches rows holding both terms.
-func FTS5Query(terms []string) string {
-	var b strings.Builder
-	for i, t := range terms {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteByte('"')
-		b.WriteString(strings.ReplaceAll(t, `"`, `""`))
-		b.WriteByte('"')
-	}
-	return b.String()
 }
