@@ -66,13 +66,13 @@ type Config struct {
 // RegisterFlags registers the options as flags named "blog.<option>", with
 // their defaults.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "How long a cached article list page may be served (0 disables the cache).")
-	f.IntVar(&c.DefaultLimit, "blog.default-limit", 20, "Articles per page when the client sets no limit.")
-	f.IntVar(&c.MaxLimit, "blog.max-limit", 100, "Largest limit a client may ask for.")
-	f.IntVar(&c.TagsLimit, "blog.tags-limit", 200, "Most tags GET /api/tags returns (most used first).")
-	f.Int64Var(&c.MaxBodyBytes, "blog.max-body-bytes", 2<<20, "Largest request body, in bytes.")
-	f.DurationVar(&c.UsersCooldown, "blog.users-cooldown", 5*time.Second, "After the users service failed, how long reads skip the fallback lookup.")
-	f.DurationVar(&c.RelayPollInterval, "blog.relay-poll-interval", time.Second, "How often the outbox relay looks for events when not woken.")
+	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "how long a cached article list page may be served (0 disables the cache)")
+	f.IntVar(&c.DefaultLimit, "blog.default-limit", 20, "articles per page when the client sets no limit")
+	f.IntVar(&c.MaxLimit, "blog.max-limit", 100, "largest limit a client may ask for")
+	f.IntVar(&c.TagsLimit, "blog.tags-limit", 200, "most tags GET /api/tags returns (most used first)")
+	f.Int64Var(&c.MaxBodyBytes, "blog.max-body-bytes", 2<<20, "largest request body, in bytes")
+	f.DurationVar(&c.UsersCooldown, "blog.users-cooldown", 5*time.Second, "after the users service failed, how long reads skip the fallback lookup")
+	f.DurationVar(&c.RelayPollInterval, "blog.relay-poll-interval", time.Second, "how often the outbox relay looks for events when not woken")
 }
 
 // DefaultConfig returns the flag defaults.
