@@ -42,15 +42,7 @@ const Name = "blog"
 var migrations embed.FS
 
 // Migrations holds migrations/{postgres,sqlite}/NNNN_*.sql (goose format).
-var Migrations fs.FS = mustSub(migrations, "migrations")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // the directory is embedded above: unreachable
-	}
-	return sub
-}
+var Migrations fs.FS = database.EmbeddedMigrations(migrations)
 
 // Config holds the blog's options.
 type Config struct {

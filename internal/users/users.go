@@ -38,15 +38,7 @@ const Name = "users"
 var migrationsFS embed.FS
 
 // Migrations holds the schema: postgres/NNNN_*.sql and sqlite/NNNN_*.sql.
-var Migrations fs.FS = mustSub(migrationsFS, "migrations")
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err) // the directory is a constant: only a build mistake gets here
-	}
-	return sub
-}
+var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
 
 // Config is the users service's configuration.
 type Config struct {

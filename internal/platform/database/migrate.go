@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"embed"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -48,4 +49,14 @@ func (db *DB) Migrate(ctx context.Context, fsys fs.FS) (applied int, err error) 
 		return len(res), fmt.Errorf("migrating %s: %w", db.dbName, err)
 	}
 	return len(res), nil
+}
+
+// EmbeddedMigrations returns the "migrations" directory of an embedded tree
+// (migrations/postgres/..., migrations/sqlite/...), as services embed it.
+func EmbeddedMigrations(f embed.FS) fs.FS {
+	sub, err := fs.Sub(f, "migrations")
+	if err != nil {
+		panic(err) // the directory name is a constant: only a build mistake gets here
+	}
+	return sub
 }

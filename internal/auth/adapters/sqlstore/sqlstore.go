@@ -18,13 +18,7 @@ import (
 var migrationsFS embed.FS
 
 // Migrations is the schema, one tree per dialect (postgres/, sqlite/).
-var Migrations = func() fs.FS {
-	sub, err := fs.Sub(migrationsFS, "migrations")
-	if err != nil {
-		panic(err) // the embedded path is a constant: only a build mistake gets here
-	}
-	return sub
-}()
+var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
 
 // Store persists signing keys.
 type Store struct{ db *database.DB }
