@@ -30,5 +30,5 @@ newman: ## RealWorld Postman collection against a live binary (MODE=embedded|dis
 fuzz: ## every Go fuzz target for FUZZTIME each (default 10s)
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck
 	bash scripts/lint.sh

@@ -4,12 +4,15 @@
 #   1. deps         real PostgreSQL, Redis, NATS JetStream, node/npm (scripts/deps.sh)
 #   2. gofmt        no file needs formatting
 #   3. go vet
-#   4. go test      go test -count=1 ./... against the real servers (TUNGSTEN_TEST_*_URL);
+#   4. staticcheck  (pinned, through the module proxy)
+#   5. go test      go test -count=1 ./... against the real servers (TUNGSTEN_TEST_*_URL),
+#                   including the API suite (test/api) against the embedded default;
 #                   with CI set, integration tests fail instead of skipping
-#   5. fuzz         every Fuzz target for FUZZTIME (default 10s) each (scripts/fuzz.sh)
-#   6. build        bin/tungsten
-#   7. newman embedded      the RealWorld Postman collection against one process
-#   8. newman distributed   the same against five processes on PostgreSQL/Redis/NATS
+#   6. fuzz         every Fuzz target for FUZZTIME (default 10s) each (scripts/fuzz.sh)
+#   7. build        bin/tungsten
+#   8. newman embedded      the RealWorld Postman collection against one process
+#   9. newman distributed   the same against five processes on PostgreSQL/Redis/NATS,
+#                           then the API suite against that deployment
 #
 # Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
 # and whatever scripts/deps.sh and scripts/newman.sh read.
@@ -41,7 +44,7 @@ elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
 step_begin() {
 	CURRENT_STEP=$1
 	STEP_START=$EPOCHREALTIME
-	printf '\n==> [%d/8] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+	printf '\n==> [%d/9] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
 }
 
 step_end() {
@@ -90,6 +93,10 @@ step_end
 
 step_begin "go vet"
 bash scripts/lint.sh vet
+step_end
+
+step_begin "staticcheck"
+bash scripts/lint.sh staticcheck
 step_end
 
 step_begin "go test"
