@@ -86,6 +86,7 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tungsten %s: %v\n", cmd, err)
 		return 2
 	}
+	cfg.MigrateOnly = cmd == "migrate"
 
 	level := new(slog.LevelVar)
 	if l, err := telemetry.ParseLevel(cfg.LogLevel); err == nil {

@@ -52,6 +52,10 @@ func TestVerifyConfig(t *testing.T) {
 		require.Contains(t, errOut, f)
 	}
 
+	code, out, errOut = runCLI("migrate", "--verify-config", "--target=blog", "--postgres-url=postgres://db/x")
+	require.Equal(t, 0, code, "migrating needs no neighbour URLs: %s", errOut)
+	require.Contains(t, out, "blog")
+
 	code, _, errOut = runCLI("serve", "--verify-config", "--target=gateway,auth,users,blog,web")
 	require.Equal(t, 0, code, errOut)
 
