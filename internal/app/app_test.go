@@ -35,11 +35,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+func newFlagSet(cfg *app.Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	return fs
+}
+
 func newApp(t *testing.T, dataDir string, args ...string) (*app.App, *syncBuffer) {
 	t.Helper()
 	var cfg app.Config
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
+	fs := newFlagSet(&cfg)
 	require.NoError(t, fs.Parse(append([]string{"--http-addr=127.0.0.1:0", "--admin-addr=127.0.0.1:0", "--data-dir=" + dataDir}, args...)))
 	logs := &syncBuffer{}
 	level := new(slog.LevelVar)

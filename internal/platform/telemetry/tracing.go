@@ -45,4 +45,9 @@ func NewTracing(ctx context.Context, serviceName, version string) (*Tracing, err
 }
 
 // Shutdown flushes buffered spans.
-func (t *Tracing) Shutdown(ctx context.Context) error { return t.shutdown(ctx) }
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t.shutdown == nil {
+		return nil
+	}
+	return t.shutdown(ctx)
+}
