@@ -21,8 +21,8 @@ run: build ## run every service in one process (embedded default; extra flags: A
 test: ## the full suite CI runs: deps, gofmt, vet, go test, fuzz, newman (scripts/test.sh)
 	bash scripts/test.sh
 
-test-unit: ## quick Go tests only (go test -short ./...)
-	go test -short ./...
+test-unit: ## Go tests only (no fuzz, no newman); needs the servers scripts/deps.sh provides
+	go test ./...
 
 newman: ## RealWorld Postman collection against a live binary (MODE=embedded|distributed)
 	bash scripts/newman.sh $(MODE)
