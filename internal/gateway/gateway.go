@@ -192,7 +192,7 @@ const (
 // origins. Tokens travel in the Authorization header, not cookies, so
 // credentials are never allowed cross-origin.
 func cors(origins []string, next http.Handler) http.Handler {
-	any := len(origins) == 1 && origins[0] == "*"
+	anyOrigin := len(origins) == 1 && origins[0] == "*"
 	allowed := map[string]bool{}
 	for _, o := range origins {
 		allowed[o] = true
@@ -204,7 +204,7 @@ func cors(origins []string, next http.Handler) http.Handler {
 		if origin != "" && strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Add("Vary", "Origin")
 			switch {
-			case any:
+			case anyOrigin:
 				h.Set("Access-Control-Allow-Origin", "*")
 			case allowed[origin]:
 				h.Set("Access-Control-Allow-Origin", origin)
