@@ -7,7 +7,7 @@ ARGS     ?=
 MODE     ?= embedded
 FUZZTIME ?= 10s
 
-.PHONY: help build run test test-unit newman fuzz lint
+.PHONY: help build run test test-unit test-web newman fuzz lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
@@ -23,6 +23,9 @@ test: ## the full suite CI runs: deps, gofmt, vet, go test, fuzz, newman (script
 
 test-unit: ## Go tests only (no fuzz, no newman); needs the servers scripts/deps.sh provides
 	go test ./...
+
+test-web: ## the web UI in headless Chromium (playwright-core) against a live binary; screenshots in test-artifacts/web
+	bash scripts/test-web.sh
 
 newman: ## RealWorld Postman collection against a live binary (MODE=embedded|distributed)
 	bash scripts/newman.sh $(MODE)

@@ -434,10 +434,14 @@ func (a *App) initBlog(context.Context) (modules.Service, error) {
 }
 
 func (a *App) initWeb(context.Context) (modules.Service, error) {
-	svc := web.New(web.Deps{
-		Version: a.build.Version, Logger: a.serviceLogger(Web), Registerer: a.registerer(Web),
+	svc, err := web.New(web.Deps{
+		Version: a.build.Version, Auth: a.client(Auth), Users: a.client(Users), Blog: a.client(Blog),
+		Logger: a.serviceLogger(Web), Registerer: a.registerer(Web),
 		Tracer: a.tracer(Web), Propagator: a.trc.Propagator,
 	})
+	if err != nil {
+		return nil, err
+	}
 	a.addService(Web, svc.Handler(), svc.Patterns())
 	return nil, nil
 }

@@ -142,3 +142,23 @@ func TestTargetsResolveToTheirDependencies(t *testing.T) {
 	require.NotContains(t, a.Modules(), "database", "a gateway alone opens no database")
 	require.NotContains(t, a.Modules(), "events")
 }
+
+// With the gateway in the process, web pages pass through it too: its rate
+// limit applies to them (no route around the gateway's policies).
+func TestWebPagesPassThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	a, _ := newApp(t, t.TempDir(), "--drain-delay=0s", "--gateway.rate-limit=2", "--gateway.rate-window=1m")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, time.Now()) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-a.Started()
+	var codes []int
+	for range 3 {
+		res, err := http.Get("http://" + a.PublicAddr() + "/login")
+		require.NoError(t, err)
+		res.Body.Close()
+		codes = append(codes, res.StatusCode)
+	}
+	require.Equal(t, 429, codes[2], "codes: %v", codes)
+}

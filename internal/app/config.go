@@ -96,6 +96,7 @@ var neighbours = map[string][]string{
 	gateway.Auth:  {gateway.Users},
 	gateway.Blog:  {gateway.Users, gateway.Auth},
 	gateway.Users: {gateway.Auth},
+	gateway.Web:   {gateway.Auth, gateway.Users, gateway.Blog},
 	"gateway":     {gateway.Auth, gateway.Users, gateway.Blog, gateway.Web},
 }
 

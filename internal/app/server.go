@@ -36,9 +36,11 @@ func (a *App) initServer(context.Context) (modules.Service, error) {
 }
 
 // publicHandler routes the public listener. With the gateway here it takes
-// every request; co-located services only add routes that are neither
-// public API nor internal (the JWKS). Without a gateway, each service's own
-// routes are served directly (one service per pod).
+// every request, and co-located services add only the routes the gateway
+// does not forward and other pods need (auth's JWKS): never the public API,
+// internal endpoints or the web UI, which must pass the gateway's limits.
+// Without a gateway, each service's own routes are served directly (one
+// service per pod).
 func (a *App) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	gw, hasGateway := a.handlers[Gateway]
@@ -46,6 +48,9 @@ func (a *App) publicHandler() http.Handler {
 		mux.Handle("/", gw)
 	}
 	for name, patterns := range a.patterns {
+		if hasGateway && name == Web {
+			continue
+		}
 		for _, p := range patterns {
 			_, path, _ := strings.Cut(p, " ")
 			if path == "" {

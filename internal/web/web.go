@@ -1,22 +1,47 @@
-// Package web is the server-rendered UI. Until the UI lands it serves a
-// small landing page that says what Tungsten is and where the API lives.
+// Package web is Tungsten's server-rendered UI: html/template pages and
+// embedded static assets that work without JavaScript. It owns no data and
+// reads and writes only through the public API of the auth, users and blog
+// services, like any other client; the signed-in user's JWT lives in an
+// HttpOnly cookie and travels to those services as "Authorization: Token".
 package web
 
 import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 )
 
-// Deps are the UI's collaborators.
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Deps are the UI's collaborators: the clients of the services it calls and
+// the telemetry every service gets.
 type Deps struct {
 	Version    string
+	Auth       *httpx.Client
+	Users      *httpx.Client
+	Blog       *httpx.Client
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Tracer     trace.Tracer
@@ -25,58 +50,76 @@ type Deps struct {
 
 // Service is the web module.
 type Service struct {
+	api      api
+	log      *slog.Logger
+	version  string
+	pages    map[string]*template.Template
+	md       *markdown
+	cats     categoryCache
 	handler  http.Handler
 	patterns []string
 }
 
-var page = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · Tungsten</title>
-<style>
-body{font:16px/1.6 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b1f24;background:#fff}
-h1{font-size:2rem;margin:0 0 .5rem}code{background:#f1f3f5;padding:.1rem .3rem;border-radius:3px}
-a{color:#0b57d0}
-</style>
-</head>
-<body>
-<main>
-<h1>{{.Title}}</h1>
-<p>{{.Message}}</p>
-<p>The API lives under <a href="/api/articles"><code>/api</code></a> and follows the RealWorld (Conduit) specification.</p>
-<p><small>Tungsten {{.Version}}</small></p>
-</main>
-</body>
-</html>
-`))
+// perPage is the page size of every article list.
+const perPage = 20
+
+// contentSecurityPolicy allows scripts and styles from our own origin only:
+// no inline script or style, no framing, forms post only to us.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // New builds the UI.
-func New(deps Deps) *Service {
+func New(deps Deps) (*Service, error) {
+	if deps.Auth == nil || deps.Users == nil || deps.Blog == nil {
+		return nil, fmt.Errorf("web: the auth, users and blog clients are required")
+	}
+	s := &Service{
+		api: api{auth: deps.Auth, users: deps.Users, blog: deps.Blog},
+		log: deps.Logger, version: deps.Version, md: newMarkdown(),
+	}
+	s.cats.ttl = time.Minute
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+
 	rt := httpx.NewRouter()
-	render := func(w http.ResponseWriter, status int, title, msg string) {
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		w.WriteHeader(status)
-		_ = page.Execute(w, map[string]string{"Title": title, "Message": msg, "Version": deps.Version})
-	}
-	rt.Handle("GET /{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		render(w, http.StatusOK, "Tungsten", "A blog anyone can start with one command. The reading and writing pages are on their way.")
-	}))
+	static, _ := fs.Sub(staticFS, "static")
+	rt.Handle("GET /static/", staticHandler(http.StripPrefix("/static/", http.FileServerFS(static))))
+	rt.Handle("GET /categories.css", s.page(s.categoriesCSS))
+	rt.Handle("GET /{$}", s.page(s.home))
+	rt.Handle("GET /search", s.page(s.search))
+	rt.Handle("GET /article/{slug}", s.page(s.article))
+	rt.Handle("POST /article/{slug}/comments", s.page(s.addComment))
+	rt.Handle("POST /article/{slug}/comments/{id}/delete", s.page(s.deleteComment))
+	rt.Handle("POST /article/{slug}/favorite", s.page(s.favorite))
+	rt.Handle("POST /article/{slug}/delete", s.page(s.deleteArticle))
+	rt.Handle("GET /editor", s.page(s.editor))
+	rt.Handle("POST /editor", s.page(s.saveArticle))
+	rt.Handle("GET /editor/{slug}", s.page(s.editor))
+	rt.Handle("POST /editor/{slug}", s.page(s.saveArticle))
+	rt.Handle("GET /login", s.page(s.loginForm))
+	rt.Handle("POST /login", s.page(s.login))
+	rt.Handle("GET /register", s.page(s.registerForm))
+	rt.Handle("POST /register", s.page(s.register))
+	rt.Handle("POST /logout", s.page(s.logout))
+	rt.Handle("GET /settings", s.page(s.settings))
+	rt.Handle("POST /settings", s.page(s.saveSettings))
+	rt.Handle("GET /profile/{username}", s.page(s.profile))
+	rt.Handle("POST /profile/{username}/follow", s.page(s.follow))
+	// Unknown paths are 404 for every method: a POST to nowhere is not a CSRF question.
 	rt.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		render(w, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		setPageHeaders(w)
+		s.errorPage(w, r, &session{w: w}, http.StatusNotFound, "Page not found", notFoundText)
 	}))
-	return &Service{
-		handler: rt.Build(httpx.ServiceConfig{
-			Name: "web", Logger: deps.Logger, Registerer: deps.Registerer,
-			Tracer: deps.Tracer, Propagator: deps.Propagator,
-		}),
-		patterns: rt.Patterns(),
-	}
+
+	s.handler = rt.Build(httpx.ServiceConfig{
+		Name: "web", Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator, MaxBodyBytes: 256 << 10,
+	})
+	s.patterns = rt.Patterns()
+	return s, nil
 }
 
 // Handler returns the UI handler.
@@ -84,3 +127,209 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // Patterns returns the routes the UI serves.
 func (s *Service) Patterns() []string { return s.patterns }
+
+// --- requests ----------------------------------------------------------------------
+
+// session is what a page handler knows about the browser: the token (empty
+// when signed out), the signed-in user and the CSRF token its forms carry.
+type session struct {
+	w     http.ResponseWriter
+	token string
+	user  *User
+	csrf  string
+}
+
+// response is what a page handler produces; it writes itself.
+type response func(w http.ResponseWriter, r *http.Request)
+
+var (
+	errNotFound  = errs.NotFound("page")
+	errForbidden = errs.Forbidden("forbidden")
+)
+
+// page adapts a page handler: security headers, the session from the
+// cookie, CSRF on every POST, and friendly error pages.
+func (s *Service) page(h func(*http.Request, *session) (response, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w)
+		sess := &session{w: w, csrf: csrfToken(w, r)}
+		if r.Method == http.MethodPost && !csrfOK(r) {
+			s.errorPage(w, r, sess, http.StatusForbidden, "This form has expired",
+				"The form was missing its security token, so nothing was changed. Go back, reload the page and try again.")
+			return
+		}
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			u, err := s.api.currentUser(r.Context(), c.Value)
+			switch {
+			case err == nil:
+				sess.token, sess.user = c.Value, &u
+			case errs.Is(err, errs.KindUnauthenticated):
+				clearSession(w, r) // expired or forged: signed out
+			default:
+				s.fail(w, r, sess, err)
+				return
+			}
+		}
+		resp, err := h(r, sess)
+		if err != nil {
+			s.fail(w, r, sess, err)
+			return
+		}
+		resp(w, r)
+	})
+}
+
+func setPageHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cache-Control", "no-store")
+}
+
+const notFoundText = "There is nothing at this address. It may have moved or been deleted."
+
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	switch errs.KindOf(err) {
+	case errs.KindNotFound:
+		s.errorPage(w, r, sess, http.StatusNotFound, "Page not found", notFoundText)
+	case errs.KindUnauthenticated:
+		clearSession(w, r)
+		http.Redirect(w, r, "/login?next="+urlQueryEscape(localPath(r.URL.RequestURI(), "/")), http.StatusSeeOther)
+	case errs.KindForbidden:
+		s.errorPage(w, r, sess, http.StatusForbidden, "Not allowed", "You cannot do that.")
+	case errs.KindTooManyRequests:
+		s.errorPage(w, r, sess, http.StatusTooManyRequests, "Slow down", "Too many attempts in a short time. Wait a minute and try again.")
+	default:
+		s.log.ErrorContext(r.Context(), "rendering page", "path", r.URL.Path, "error", err)
+		s.errorPage(w, r, sess, http.StatusInternalServerError, "Something went wrong", "We could not show this page. Try again in a moment.")
+	}
+}
+
+func (s *Service) errorPage(w http.ResponseWriter, r *http.Request, sess *session, status int, title, msg string) {
+	s.render(sess, status, "error", title, map[string]string{"Message": msg})(w, r)
+}
+
+// redirect answers a form post with 303 See Other to a local path.
+func redirect(path string) response {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, localPath(path, "/"), http.StatusSeeOther)
+	}
+}
+
+// clientIP is the address auth's login limit counts against.
+func clientIP(r *http.Request) string {
+	if ip := r.Header.Get("X-Real-Ip"); net.ParseIP(ip) != nil {
+		return ip // set by the gateway from the peer address
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// --- rendering ---------------------------------------------------------------------
+
+// view is what every template gets.
+type view struct {
+	Title   string
+	User    *User
+	CSRF    string
+	Path    string // the current request URI, for "next" links
+	Version string
+	Data    any
+}
+
+func (s *Service) render(sess *session, status int, name, title string, data any) response {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var buf bytes.Buffer
+		v := view{Title: title, User: sess.user, CSRF: sess.csrf, Path: localPath(r.URL.RequestURI(), "/"), Version: s.version, Data: data}
+		if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+			s.log.ErrorContext(r.Context(), "executing template", "template", name, "error", err)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("Something went wrong.\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		w.WriteHeader(status)
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+func staticHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// --- categories ----------------------------------------------------------------------
+
+// categoryCache keeps the blog's categories for a minute: they change only
+// with a migration, and every page's filters and styles need them.
+type categoryCache struct {
+	mu   sync.Mutex
+	ttl  time.Duration
+	at   time.Time
+	list []Category
+}
+
+func (s *Service) categories(ctx context.Context) ([]Category, error) {
+	c := &s.cats
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && time.Since(c.at) < c.ttl {
+		return c.list, nil
+	}
+	list, err := s.api.categories(ctx)
+	if err != nil {
+		if c.list != nil {
+			return c.list, nil // stale beats broken
+		}
+		return nil, err
+	}
+	c.list, c.at = list, time.Now()
+	return list, nil
+}
+
+var (
+	cssSlug  = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	cssColor = regexp.MustCompile(`^#[0-9a-fA-F]{3,8}$`)
+)
+
+// categoriesCSS serves one class per category with its colour, so pages
+// show the colours without inline styles (the CSP forbids them).
+func (s *Service) categoriesCSS(r *http.Request, _ *session) (response, error) {
+	list, err := s.categories(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for _, c := range list {
+		if cssSlug.MatchString(c.Slug) && cssColor.MatchString(c.Color) {
+			fmt.Fprintf(&b, ".cat-%s{background:%s;color:#fff}\n", c.Slug, c.Color)
+		}
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write([]byte(b.String()))
+	}, nil
+}
+
+func (s *Service) categoryByID(ctx context.Context) map[string]Category {
+	list, err := s.categories(ctx)
+	if err != nil {
+		return nil
+	}
+	m := make(map[string]Category, len(list))
+	for _, c := range list {
+		m[c.Slug] = c
+	}
+	return m
+}

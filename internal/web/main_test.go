@@ -1,0 +1,190 @@
+package web_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tungsten-blog/tungsten/internal/app"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
+)
+
+// baseURL is the embedded default started by TestMain: every service in one
+// process, the web UI behind the gateway as in production.
+var baseURL string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	stop, err := startEmbedded()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting Tungsten:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+func startEmbedded() (func(), error) {
+	dir, err := os.MkdirTemp("", "tungsten-web-*")
+	if err != nil {
+		return nil, err
+	}
+	var cfg app.Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{
+		"--http-addr=127.0.0.1:0", "--admin-addr=127.0.0.1:0", "--data-dir=" + dir, "--drain-delay=0s",
+		"--auth.login-ip-limit=1000", "--gateway.rate-limit=100000",
+	}); err != nil {
+		return nil, err
+	}
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelWarn)
+	var logs io.Writer = io.Discard
+	if os.Getenv("TUNGSTEN_TEST_LOGS") != "" {
+		logs = os.Stderr
+	}
+	trc, err := telemetry.NewTracing(context.Background(), "tungsten-test", "test")
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.New(cfg, app.Build{Version: "test"}, telemetry.NewLogger(logs, level), level, trc)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, time.Now()) }()
+	select {
+	case <-a.Started():
+	case err := <-done:
+		cancel()
+		return nil, err
+	case <-time.After(30 * time.Second):
+		cancel()
+		return nil, fmt.Errorf("not started after 30s")
+	}
+	baseURL = "http://" + a.PublicAddr()
+	return func() {
+		cancel()
+		<-done
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
+// browser is a cookie-keeping client that does not follow redirects, so
+// tests see every Location.
+type browser struct {
+	t   testing.TB
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func newBrowser(t testing.TB) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, jar: jar, c: &http.Client{
+		Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type page struct {
+	Status int
+	Body   string
+	Header http.Header
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(b.t, err)
+	return page{Status: resp.StatusCode, Body: string(body), Header: resp.Header}
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, baseURL+path, nil)
+	require.NoError(b.t, err)
+	return b.do(req)
+}
+
+// csrf is the token the browser's forms carry (loading any page issues it).
+func (b *browser) csrf() string {
+	u, _ := url.Parse(baseURL)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "tungsten_csrf" {
+			return c.Value
+		}
+	}
+	b.get("/")
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "tungsten_csrf" {
+			return c.Value
+		}
+	}
+	b.t.Fatal("no CSRF cookie")
+	return ""
+}
+
+// post submits a form like a browser does, with the CSRF field.
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	form = cloneValues(form)
+	form.Set("csrf", b.csrf())
+	return b.postRaw(path, form)
+}
+
+func (b *browser) postRaw(path string, form url.Values) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+path, strings.NewReader(form.Encode()))
+	require.NoError(b.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+var userSeq = time.Now().UnixNano()
+
+// signUp registers a fresh user through the sign-up form and returns the name.
+func (b *browser) signUp() string {
+	b.t.Helper()
+	userSeq++
+	name := fmt.Sprintf("u%d", userSeq)
+	p := b.post("/register", url.Values{"username": {name}, "email": {name + "@example.com"}, "password": {"password123"}})
+	require.Equal(b.t, http.StatusSeeOther, p.Status, p.Body)
+	return name
+}
+
+// publish writes an article through the editor and returns its slug.
+func (b *browser) publish(title, body string) string {
+	b.t.Helper()
+	p := b.post("/editor", url.Values{"title": {title}, "description": {"about " + title}, "body": {body}, "tags": {"go, web"}, "category": {"technology"}})
+	require.Equal(b.t, http.StatusSeeOther, p.Status, p.Body)
+	loc := p.Header.Get("Location")
+	require.True(b.t, strings.HasPrefix(loc, "/article/"), loc)
+	slug, err := url.PathUnescape(strings.TrimPrefix(loc, "/article/"))
+	require.NoError(b.t, err)
+	return slug
+}

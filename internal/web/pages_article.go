@@ -1,0 +1,177 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+)
+
+type articleData struct {
+	Article     Article
+	Body        template.HTML // rendered and sanitized Markdown
+	Comments    []Comment
+	Category    *Category
+	IsAuthor    bool
+	CommentBody string
+	Errors      formErrors
+}
+
+func (s *Service) article(r *http.Request, sess *session) (response, error) {
+	return s.articlePage(r, sess, http.StatusOK, "", formErrors{})
+}
+
+func (s *Service) articlePage(r *http.Request, sess *session, status int, comment string, fe formErrors) (response, error) {
+	slug := r.PathValue("slug")
+	a, err := s.api.article(r.Context(), sess.token, slug)
+	if err != nil {
+		return nil, err
+	}
+	comments, err := s.api.comments(r.Context(), sess.token, slug)
+	if err != nil {
+		return nil, err
+	}
+	d := articleData{Article: a, Comments: comments, CommentBody: comment, Errors: fe,
+		IsAuthor: sess.user != nil && sess.user.Username == a.Author.Username}
+	if a.Body != nil {
+		d.Body = s.md.render(*a.Body)
+	}
+	if a.Category != nil {
+		if c, ok := s.categoryByID(r.Context())[*a.Category]; ok {
+			d.Category = &c
+		}
+	}
+	return s.render(sess, status, "article", a.Title, d), nil
+}
+
+func articleURL(slug string) string { return "/article/" + url.PathEscape(slug) }
+
+func (s *Service) addComment(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to comment")
+	}
+	slug := r.PathValue("slug")
+	body := r.PostFormValue("body")
+	if strings.TrimSpace(body) == "" {
+		return s.articlePage(r, sess, http.StatusUnprocessableEntity, body, formErrors{Fields: map[string][]string{"body": {"comment can't be blank"}}})
+	}
+	if err := s.api.addComment(r.Context(), sess.token, slug, body); err != nil {
+		fe, err := userErrors(err, map[string]string{"comment": "body"}, "body")
+		if err != nil {
+			return nil, err
+		}
+		return s.articlePage(r, sess, http.StatusUnprocessableEntity, body, fe)
+	}
+	return redirect(articleURL(slug) + "#comments"), nil
+}
+
+func (s *Service) deleteComment(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to delete comments")
+	}
+	slug := r.PathValue("slug")
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil, errNotFound
+	}
+	if err := s.api.deleteComment(r.Context(), sess.token, slug, id); err != nil {
+		return nil, err
+	}
+	return redirect(articleURL(slug) + "#comments"), nil
+}
+
+func (s *Service) favorite(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to favorite")
+	}
+	slug := r.PathValue("slug")
+	if err := s.api.favorite(r.Context(), sess.token, slug, r.PostFormValue("action") != "unfavorite"); err != nil {
+		return nil, err
+	}
+	return redirect(localPath(r.PostFormValue("next"), articleURL(slug))), nil
+}
+
+func (s *Service) deleteArticle(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to delete")
+	}
+	if err := s.api.deleteArticle(r.Context(), sess.token, r.PathValue("slug")); err != nil {
+		return nil, err
+	}
+	return redirect("/profile/" + url.PathEscape(sess.user.Username)), nil
+}
+
+type editorData struct {
+	Slug        string // empty for a new article
+	Title       string
+	Description string
+	Body        string
+	Tags        string
+	Category    string
+	Categories  []Category
+	Errors      formErrors
+}
+
+func (s *Service) editor(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to write")
+	}
+	d := editorData{Slug: r.PathValue("slug")}
+	d.Categories, _ = s.categories(r.Context())
+	title := "New article"
+	if d.Slug != "" {
+		a, err := s.api.article(r.Context(), sess.token, d.Slug)
+		if err != nil {
+			return nil, err
+		}
+		if a.Author.Username != sess.user.Username {
+			return nil, errForbidden
+		}
+		d.Title, d.Description, d.Tags, d.Category = a.Title, a.Description, strings.Join(a.TagList, ", "), deref(a.Category)
+		if a.Body != nil {
+			d.Body = *a.Body
+		}
+		title = "Edit " + a.Title
+	}
+	return s.render(sess, http.StatusOK, "editor", title, d), nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (s *Service) saveArticle(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to write")
+	}
+	d := editorData{
+		Slug: r.PathValue("slug"), Title: r.PostFormValue("title"), Description: r.PostFormValue("description"),
+		Body: r.PostFormValue("body"), Tags: r.PostFormValue("tags"), Category: r.PostFormValue("category"),
+	}
+	f := ArticleForm{Title: d.Title, Description: d.Description, Body: d.Body, TagList: splitTags(d.Tags)}
+	if f.TagList == nil {
+		f.TagList = []string{}
+	}
+	if d.Category != "" || d.Slug != "" {
+		f.Category = &d.Category // "" on an edit clears it
+	}
+	a, err := s.api.saveArticle(r.Context(), sess.token, d.Slug, f)
+	if err != nil {
+		fe, err := userErrors(err, map[string]string{"tagList": "tags"}, "title", "description", "body", "tags", "category")
+		if err != nil {
+			return nil, err
+		}
+		d.Errors = fe
+		d.Categories, _ = s.categories(r.Context())
+		return s.render(sess, http.StatusUnprocessableEntity, "editor", "Editor", d), nil
+	}
+	return redirect(articleURL(a.Slug)), nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
