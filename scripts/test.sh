@@ -13,6 +13,7 @@
 #   8. newman embedded      the RealWorld Postman collection against one process
 #   9. newman distributed   the same against five processes on PostgreSQL/Redis/NATS,
 #                           then the API suite against that deployment
+#  10. web UI       the pages in headless Chromium (scripts/test-web.sh)
 #
 # Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
 # and whatever scripts/deps.sh and scripts/newman.sh read.
@@ -44,7 +45,7 @@ elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
 step_begin() {
 	CURRENT_STEP=$1
 	STEP_START=$EPOCHREALTIME
-	printf '\n==> [%d/9] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+	printf '\n==> [%d/10] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
 }
 
 step_end() {
@@ -119,4 +120,8 @@ step_end
 
 step_begin "newman distributed"
 bash scripts/newman.sh distributed
+step_end
+
+step_begin "web UI (Chromium)"
+bash scripts/test-web.sh
 step_end
