@@ -35,3 +35,9 @@ fuzz: ## every Go fuzz target for FUZZTIME each (default 10s)
 
 lint: ## gofmt, go vet and staticcheck
 	bash scripts/lint.sh
+
+test-observability: ## dashboards, rules, traces and logs checked against real Prometheus + Jaeger (distributed)
+	bash scripts/test-observability.sh
+
+observability-up: ## run Tungsten distributed with Prometheus and Jaeger on loopback until Ctrl-C
+	bash scripts/test-observability.sh --up

@@ -96,7 +96,8 @@ apt_install() {
 		_TUNGSTEN_APT_UPDATED=1
 	fi
 	log "apt-get install -y $*"
-	timeout 900 apt-get install -y -qq --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
+	# Waits for the dpkg lock rather than failing when another install runs.
+	timeout 900 apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
 }
 
 # need_cmd CMD PKG: makes sure CMD exists, installing Debian package PKG if root.

@@ -76,77 +76,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tungsten-newman.XXXXXX")
 on_exit "rm -rf '$WORK'"
 
 # --- processes --------------------------------------------------------------------
-NAMES=()
-PIDS=()
-ADMIN=()
-
-# start NAME ADMIN_PORT ARGS...: starts `tungsten ARGS` with output in $ART/NAME.log.
-# Under `timeout`: even if this script is killed with SIGKILL no server outlives
-# it by more than 30 minutes, and a server that ignores the SIGTERM stop_all
-# sends (timeout passes it on) is killed 10 s later.
-start() {
-	local name=$1 admin=$2
-	shift 2
-	log "starting $name: tungsten $*"
-	# Registered with the first process, after the database and stream
-	# cleanups, so that at exit the processes stop before those run.
-	((${#PIDS[@]})) || on_exit stop_all
-	timeout -k 10 1800 "$TUNGSTEN_BIN" "$@" >"$ART/$name.log" 2>&1 &
-	NAMES+=("$name")
-	PIDS+=("$!")
-	ADMIN+=("$admin")
-}
-
-# stop_all: SIGTERM every process, SIGKILL what is left after 15 s.
-stop_all() {
-	local i pid deadline=$((SECONDS + 15))
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for i in "${!PIDS[@]}"; do
-		pid=${PIDS[i]}
-		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-		if kill -0 "$pid" 2>/dev/null; then
-			warn "${NAMES[i]} did not stop within 15 s; killing it"
-			pkill -KILL -P "$pid" 2>/dev/null || true # the server under timeout
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		wait "$pid" 2>/dev/null || true
-	done
-	PIDS=()
-}
-
-show_logs() {
-	local name
-	for name in "$@"; do
-		echo "----- $name (last 60 lines of test-artifacts/newman-$MODE/$name.log) -----" >&2
-		tail -n 60 "$ART/$name.log" >&2 || true
-	done
-}
-
-# wait_ready: polls every process's /readyz until all answer 200; fails early
-# when one of them exits.
-wait_ready() {
-	local deadline=$((SECONDS + READY_TIMEOUT)) i pending status
-	while :; do
-		pending=()
-		for i in "${!PIDS[@]}"; do
-			if ! kill -0 "${PIDS[i]}" 2>/dev/null; then
-				status=0
-				wait "${PIDS[i]}" || status=$?
-				show_logs "${NAMES[i]}"
-				die "${NAMES[i]} exited with status $status before it was ready (log above)"
-			fi
-			if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:${ADMIN[i]}/readyz" 2>/dev/null; then
-				pending+=("${NAMES[i]}")
-			fi
-		done
-		((${#pending[@]} == 0)) && return 0
-		if ((SECONDS >= deadline)); then
-			show_logs "${pending[@]}"
-			die "not ready after ${READY_TIMEOUT}s: ${pending[*]} (logs above)"
-		fi
-		sleep 0.2
-	done
-}
+# shellcheck source=cluster.sh
+source "$REPO/scripts/cluster.sh"
 
 if [[ "$MODE" == embedded ]]; then
 	http=$(free_port)
@@ -155,53 +86,7 @@ if [[ "$MODE" == embedded ]]; then
 		--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s
 	API_URL="http://127.0.0.1:$http/api"
 else
-	# A database of its own, so runs never see each other's rows; dropped at exit.
-	DB="tungsten_newman_$RUN_ID"
-	psql_admin() { PGCONNECT_TIMEOUT=5 timeout 30 psql "$TUNGSTEN_TEST_POSTGRES_URL" -XqAt -v ON_ERROR_STOP=1 "$@"; }
-	log "creating database $DB"
-	psql_admin -c "CREATE DATABASE $DB" || die "cannot create database $DB on $TUNGSTEN_TEST_POSTGRES_URL"
-	on_exit "psql_admin -c 'DROP DATABASE IF EXISTS $DB WITH (FORCE)' >/dev/null || warn 'could not drop database $DB'"
-	# Same server and options, other database: swap the URL's path.
-	pg_query=""
-	[[ "$TUNGSTEN_TEST_POSTGRES_URL" == *\?* ]] && pg_query="?${TUNGSTEN_TEST_POSTGRES_URL#*\?}"
-	pg_base=${TUNGSTEN_TEST_POSTGRES_URL%%\?*}
-	pg_authority=${pg_base#*://}
-	pg_authority=${pg_authority%%/*}
-	PG_URL="${pg_base%%://*}://$pg_authority/$DB$pg_query"
-
-	# One deployment: every process shares the cache prefix and the NATS
-	# namespace, both unique to this run.
-	REDIS_PREFIX="newman-$RUN_ID:"
-	NATS_NS="newman_$RUN_ID"
-	on_exit "timeout 10 node '$NEWMAN_DIR/nats-cleanup.js' '$TUNGSTEN_TEST_NATS_URL' '$NATS_NS' >/dev/null || warn 'could not delete NATS streams of $NATS_NS'"
-	if command -v redis-cli >/dev/null; then
-		on_exit "timeout 10 redis-cli -u '$TUNGSTEN_TEST_REDIS_URL' --scan --pattern '$REDIS_PREFIX*' | timeout 10 xargs -r redis-cli -u '$TUNGSTEN_TEST_REDIS_URL' del >/dev/null || true"
-	fi
-
-	log "migrating $DB"
-	timeout 120 "$TUNGSTEN_BIN" migrate --postgres-url "$PG_URL" >"$ART/migrate.log" 2>&1 ||
-		{ show_logs migrate; die "tungsten migrate failed (log above)"; }
-
-	SERVICES=(gateway auth users blog web)
-	declare -A HTTP_PORT ADMIN_PORT
-	for svc in "${SERVICES[@]}"; do
-		HTTP_PORT[$svc]=$(free_port)
-		ADMIN_PORT[$svc]=$(free_port)
-	done
-	for svc in "${SERVICES[@]}"; do
-		start "$svc" "${ADMIN_PORT[$svc]}" serve --target="$svc" \
-			--http-addr "127.0.0.1:${HTTP_PORT[$svc]}" --admin-addr "127.0.0.1:${ADMIN_PORT[$svc]}" \
-			--data-dir "$WORK/data-$svc" --drain-delay 0s \
-			--postgres-url "$PG_URL" \
-			--redis-url "$TUNGSTEN_TEST_REDIS_URL" --redis-prefix "$REDIS_PREFIX" \
-			--nats-url "$TUNGSTEN_TEST_NATS_URL" --nats-namespace "$NATS_NS" \
-			--auth.login-ip-limit 1000 --gateway.rate-limit 100000 \
-			--auth-url "http://127.0.0.1:${HTTP_PORT[auth]}" \
-			--users-url "http://127.0.0.1:${HTTP_PORT[users]}" \
-			--blog-url "http://127.0.0.1:${HTTP_PORT[blog]}" \
-			--web-url "http://127.0.0.1:${HTTP_PORT[web]}"
-	done
-	API_URL="http://127.0.0.1:${HTTP_PORT[gateway]}/api"
+	start_distributed newman --auth.login-ip-limit 1000 --gateway.rate-limit 100000
 fi
 
 log "waiting for /readyz (${READY_TIMEOUT}s at most)"

@@ -254,6 +254,7 @@ func (a *App) initCache(context.Context) (modules.Service, error) {
 	opts.MaxRetries = 1
 	opts.ContextTimeoutEnabled = true // honour each call's short deadline
 	client := redis.NewClient(opts)
+	client.AddHook(telemetry.NewRedisTracing(a.trc.Provider, opts.Addr))
 	a.redis = client
 	a.cache = cache.NewRedis(client, a.cfg.RedisPrefix+"cache:", a.log, cm)
 	a.limiter = ratelimit.NewRedis(client, a.cfg.RedisPrefix, a.log, lm)
@@ -313,9 +314,22 @@ func (a *App) initEvents(context.Context) (modules.Service, error) {
 
 func (a *App) initVerifier(context.Context) (modules.Service, error) {
 	c := a.client(Auth)
+	// Every fetch of auth's key set, by outcome: a process that cannot load
+	// keys rejects every token, so failures page (alert TungstenJWKSFetchFailing).
+	fetches := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tungsten_jwks_fetches_total",
+		Help: "Fetches of the auth service's token signing keys (JWKS), by outcome (success, failure).",
+	}, []string{"outcome"})
+	ok, failed := fetches.WithLabelValues("success"), fetches.WithLabelValues("failure")
+	a.reg.MustRegister(fetches)
 	a.verifier = authn.NewVerifier(func(ctx context.Context) (authn.JWKS, error) {
 		var set authn.JWKS
 		err := c.Do(ctx, http.MethodGet, "/.well-known/jwks.json", nil, nil, &set)
+		if err != nil {
+			failed.Inc()
+		} else {
+			ok.Inc()
+		}
 		return set, err
 	})
 	// Keys are fetched on first use and refreshed periodically so that

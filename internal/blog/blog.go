@@ -119,13 +119,14 @@ type Deps struct {
 
 // Service is the blog module.
 type Service struct {
-	cfg      Config
-	deps     Deps
-	store    *sqlstore.Store
-	handler  http.Handler
-	patterns []string
-	relay    *events.Relay
-	consumer *events.Consumer
+	cfg       Config
+	deps      Deps
+	store     *sqlstore.Store
+	handler   http.Handler
+	patterns  []string
+	relay     *events.Relay
+	consumer  *events.Consumer // users events → read model of authors
+	ownEvents *events.Consumer // blog events → list cache invalidation
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -164,6 +165,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.consumer = events.NewConsumer(events.ConsumerConfig{
 		Name: eventsub.ConsumerName, Producer: "users", EventTypes: eventsub.EventTypes, Namespace: deps.Namespace,
 		Handler: eventsub.Handler(s.store, deps.Logger),
+	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator})
+	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
+		Name: eventsub.CacheConsumerName, Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace,
+		Handler: eventsub.CacheHandler(deps.Cache),
 	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 
@@ -212,6 +218,10 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("starting blog: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.ownEvents.Start(runCtx); err != nil { // the stream was just ensured
+		cancel()
+		return fmt.Errorf("starting blog's own-events consumer: %w", err)
+	}
 	err := s.consumer.Start(runCtx)
 	if err != nil && !events.IsStreamMissing(err) {
 		cancel()

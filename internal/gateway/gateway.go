@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
@@ -121,7 +123,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		if !ok {
 			return nil, fmt.Errorf("gateway: no backend for %s (route %q)", backend, pattern)
 		}
-		mux.Handle(pattern, forward(cfg, deps.Propagator, h))
+		mux.Handle(pattern, forward(cfg, deps.Tracer, deps.Propagator, backend, h))
 	}
 	mux.HandleFunc("/api/", httpx.NotFound)
 
@@ -160,15 +162,24 @@ func clientIP(cfg Config, r *http.Request) string {
 }
 
 // forward hands the request to a backend with the headers services rely on:
-// the client IP, the request ID and the gateway span as trace parent.
-func forward(cfg Config, prop propagation.TextMapPropagator, next http.Handler) http.Handler {
+// the client IP, the request ID and, as trace parent, a client span of the
+// hop (so the trace shows the time spent between gateway and backend).
+func forward(cfg Config, tracer trace.Tracer, prop propagation.TextMapPropagator, backend string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("X-Real-Ip", clientIP(cfg, r))
 		if id := w.Header().Get(httpx.RequestIDHeader); id != "" {
 			r.Header.Set(httpx.RequestIDHeader, id)
 		}
-		prop.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
-		next.ServeHTTP(w, r)
+		ctx, span := tracer.Start(r.Context(), r.Method, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.PeerService(backend)))
+		defer span.End()
+		prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
+		sw := &httpx.StatusRecorder{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.Status()))
+		if sw.Status() >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(sw.Status()))
+		}
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
 
 // HandlerFunc applies one event inside the consumer's transaction.
@@ -153,7 +154,8 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed")
-		c.deps.Logger.ErrorContext(pctx, "handling event", "consumer", c.cfg.Name, "event_type", ev.Type, "event_id", ev.ID, "error", err)
+		c.deps.Logger.LogAttrs(pctx, slog.LevelError, "handling event", append(telemetry.ErrorAttrs(err),
+			slog.String("consumer", c.cfg.Name), slog.String("event_type", ev.Type), slog.String("event_id", ev.ID))...)
 		c.handled.WithLabelValues("error").Inc()
 		_ = msg.NakWithDelay(time.Second)
 		return

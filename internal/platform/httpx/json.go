@@ -15,7 +15,11 @@ import (
 	"strconv"
 	"strings"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
 
 // Handler is an http.Handler that returns an error; ServeHTTP writes it with
@@ -91,7 +95,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status := StatusOf(e.Kind)
 	msgs := e.Messages
 	if status >= 500 {
-		Logger(r.Context()).ErrorContext(r.Context(), "request failed", "error", err, "status", status)
+		attrs := append(telemetry.ErrorAttrs(err), slog.Int("status", status))
+		Logger(r.Context()).LogAttrs(r.Context(), slog.LevelError, "request failed", attrs...)
+		span := trace.SpanFromContext(r.Context())
+		span.RecordError(err)
+		span.SetStatus(codes.Error, http.StatusText(status))
 		if e.Kind == errs.KindInternal {
 			msgs = []string{"internal error"}
 		}

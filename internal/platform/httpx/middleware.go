@@ -48,7 +48,7 @@ type InstrumentConfig struct {
 func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		ri := &routeInfo{}
 
 		// request id
@@ -66,6 +66,8 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 			trace.WithAttributes(
 				semconv.HTTPRequestMethodKey.String(r.Method),
 				semconv.URLPath(r.URL.Path),
+				semconv.URLScheme(scheme(r)),
+				semconv.ClientAddress(remoteHost(r.RemoteAddr)),
 				semconv.ServerAddress(r.Host),
 				semconv.UserAgentOriginal(r.UserAgent()),
 			))
@@ -93,12 +95,13 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			status := rec.status()
+			status := rec.Status()
 			elapsed := time.Since(start)
 			span.SetName(r.Method + " " + route)
 			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
-			if status >= 500 {
+			if status >= 500 { // 4xx are the client's errors: not a server span error (semconv)
 				span.SetStatus(codes.Error, http.StatusText(status))
+				span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 			}
 			done(ctx, route, r.Method, status, elapsed)
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
@@ -113,6 +116,22 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// scheme is the request's url.scheme (TLS ends in front of us, if anywhere).
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// remoteHost is the peer's address without its port (client.address).
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // Routed wraps a mux so that the matched pattern (without its method) is
@@ -228,21 +247,24 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-type statusRecorder struct {
+// StatusRecorder remembers the status and size of a response.
+type StatusRecorder struct {
 	http.ResponseWriter
 	code        int
 	wroteHeader bool
 	bytes       int64
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
+// WriteHeader implements http.ResponseWriter.
+func (s *StatusRecorder) WriteHeader(code int) {
 	if !s.wroteHeader {
 		s.code, s.wroteHeader = code, true
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
+// Write implements http.ResponseWriter.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
 	if !s.wroteHeader {
 		s.code, s.wroteHeader = http.StatusOK, true
 	}
@@ -251,7 +273,8 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *statusRecorder) status() int {
+// Status is the status written, 200 if none was written explicitly.
+func (s *StatusRecorder) Status() int {
 	if s.code == 0 {
 		return http.StatusOK
 	}
@@ -259,7 +282,7 @@ func (s *statusRecorder) status() int {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // FormatRetryAfter renders a duration as whole seconds, rounded up.
 func FormatRetryAfter(d time.Duration) string {

@@ -1,5 +1,5 @@
 // Package eventsub applies the users service's events to the blog's read
-// model of authors and follows.
+// model of authors and follows, and the blog's own events to its list cache.
 package eventsub
 
 import (

@@ -1,0 +1,585 @@
+// Package observability checks the observability contract against a live
+// distributed deployment, a real Prometheus scraping it and a real Jaeger
+// receiving its traces: every dashboard panel and every rule returns data,
+// one POST /api/articles is one trace from gateway to consumer, and its
+// access-log line carries the same trace_id.
+//
+// scripts/test-observability.sh starts all of that and sets the environment
+// below; without it the test skips (plain `go test ./...`).
+//
+//	TUNGSTEN_OBS_API_URL         the gateway, e.g. http://127.0.0.1:8080
+//	TUNGSTEN_OBS_PROMETHEUS_URL  Prometheus scraping every target's admin port
+//	TUNGSTEN_OBS_JAEGER_URL      Jaeger's query HTTP endpoint
+//	TUNGSTEN_OBS_LOG_DIR         directory holding gateway.log, blog.log, ...
+//	TUNGSTEN_OBS_USERS_PID       the users process, killed to drive the 5xx path
+package observability
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Where the dashboards and rules live, relative to this package.
+const observabilityDir = "../../deploy/observability"
+
+type env struct {
+	api, prometheus, jaeger, logDir string
+	usersPID                        int
+}
+
+func loadEnv(t *testing.T) env {
+	e := env{
+		api:        os.Getenv("TUNGSTEN_OBS_API_URL"),
+		prometheus: os.Getenv("TUNGSTEN_OBS_PROMETHEUS_URL"),
+		jaeger:     os.Getenv("TUNGSTEN_OBS_JAEGER_URL"),
+		logDir:     os.Getenv("TUNGSTEN_OBS_LOG_DIR"),
+	}
+	e.usersPID, _ = strconv.Atoi(os.Getenv("TUNGSTEN_OBS_USERS_PID"))
+	if e.usersPID <= 0 || e.api == "" || e.prometheus == "" || e.jaeger == "" || e.logDir == "" {
+		t.Skip("needs a live deployment with Prometheus and Jaeger: run scripts/test-observability.sh (make test-observability), " +
+			"which sets TUNGSTEN_OBS_API_URL, TUNGSTEN_OBS_PROMETHEUS_URL, TUNGSTEN_OBS_JAEGER_URL, TUNGSTEN_OBS_LOG_DIR and TUNGSTEN_OBS_USERS_PID")
+	}
+	return e
+}
+
+// TestObservability runs in order: traffic, the article's trace and log line,
+// then every dashboard panel and rule against what Prometheus scraped.
+func TestObservability(t *testing.T) {
+	e := loadEnv(t)
+	c := &client{t: t, base: strings.TrimSuffix(e.api, "/")}
+
+	requestID := "obs-article-" + randomHex(6)
+	t.Run("traffic", func(t *testing.T) { driveTraffic(t, c, requestID) })
+	if t.Failed() {
+		return
+	}
+
+	var traceID string
+	t.Run("access log carries the trace_id", func(t *testing.T) {
+		line := waitLogLine(t, filepath.Join(e.logDir, "gateway.log"), requestID)
+		traceID, _ = line["trace_id"].(string)
+		require.Len(t, traceID, 32, "the gateway's access line of POST /api/articles has no trace_id: %v", line)
+		require.Equal(t, "/api/articles", line["route"])
+		require.EqualValues(t, 201, line["status"])
+		blogLine := waitLogLine(t, filepath.Join(e.logDir, "blog.log"), requestID)
+		require.Equal(t, traceID, blogLine["trace_id"], "the blog's access line of the same request is in another trace")
+	})
+	if traceID != "" {
+		t.Run("POST /api/articles is one trace in Jaeger", func(t *testing.T) { checkTrace(t, e.jaeger, traceID) })
+	}
+
+	waitScraped(t, e.prometheus)
+	t.Run("users down: 5xx at the gateway, TungstenTargetDown pending", func(t *testing.T) { usersDown(t, c, e) })
+	time.Sleep(3 * time.Second) // a few rule evaluations (1 s) on the 503s
+	t.Run("exemplars carry trace_id", func(t *testing.T) { checkExemplars(t, e.prometheus) })
+	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, e.prometheus) })
+	t.Run("rules", func(t *testing.T) { checkRules(t, e.prometheus) })
+}
+
+// --- traffic ---------------------------------------------------------------
+
+type client struct {
+	t    *testing.T
+	base string
+}
+
+// do sends a JSON request and requires the status; it returns the body.
+func (c *client) do(method, path, token, body string, want int, header ...string) map[string]any {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	require.NoError(c.t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Token "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	require.Equal(c.t, want, res.StatusCode, "%s %s: %s", method, path, b)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func (c *client) register(name string) string {
+	out := c.do("POST", "/api/users", "", fmt.Sprintf(`{"user":{"username":%q,"email":"%s@example.com","password":"password123"}}`, name, name), 201)
+	return out["user"].(map[string]any)["token"].(string)
+}
+
+// driveTraffic covers the success and the error paths every panel looks at:
+// sign-ups, logins (good, bad, rate limited), articles, comments, favorites,
+// follows, reads, 401, 404, 422 and 429.
+func driveTraffic(t *testing.T, c *client, requestID string) {
+	c.t = t
+	run := randomHex(4)
+	alice, bob := "alice"+run, "bob"+run
+	ta := c.register(alice)
+	tb := c.register(bob)
+	c.do("POST", "/api/users", "", fmt.Sprintf(`{"user":{"username":%q,"email":"%s@example.com","password":"password123"}}`, alice, alice), 422)
+	c.do("POST", "/api/users/login", "", fmt.Sprintf(`{"user":{"email":"%s@example.com","password":"password123"}}`, bob), 200)
+
+	// The article whose trace and log line are checked.
+	art := c.do("POST", "/api/articles", ta, `{"article":{"title":"Observability `+run+`","description":"one trace","body":"gateway to consumer","tagList":["obs"]}}`, 201,
+		"X-Request-Id", requestID)
+	slug := art["article"].(map[string]any)["slug"].(string)
+
+	c.do("POST", "/api/articles/"+slug+"/comments", tb, `{"comment":{"body":"traced"}}`, 200)
+	c.do("POST", "/api/articles/"+slug+"/favorite", tb, "", 200)
+	c.do("POST", "/api/profiles/"+alice+"/follow", tb, "", 200)
+	c.do("PUT", "/api/user", ta, `{"user":{"bio":"observable"}}`, 200)
+	for range 20 {
+		c.do("GET", "/api/articles", "", "", 200)
+		c.do("GET", "/api/articles?tag=obs", tb, "", 200)
+		c.do("GET", "/api/articles/"+slug, "", "", 200)
+	}
+	c.do("GET", "/api/articles/feed", tb, "", 200)
+	c.do("GET", "/api/articles/"+slug+"/comments", "", "", 200)
+	c.do("GET", "/api/tags", "", "", 200)
+	c.do("GET", "/api/profiles/"+alice, "", "", 200)
+
+	// Error paths.
+	c.do("GET", "/api/user", "", "", 401)
+	c.do("POST", "/api/articles", "", `{"article":{"title":"x"}}`, 401)
+	c.do("GET", "/api/articles/no-such-article-"+run, "", "", 404)
+	c.do("GET", "/api/no-such-route", "", "", 404)
+	c.do("POST", "/api/articles", ta, `{"article":{"title":""}}`, 422)
+	c.do("POST", "/api/articles", ta, `{not json`, 422)
+	// Bad passwords until the per-account login limit answers 429.
+	login := fmt.Sprintf(`{"user":{"email":"%s@example.com","password":"wrong-password"}}`, bob)
+	got429 := false
+	for range 30 {
+		req, _ := http.NewRequest("POST", c.base+"/api/users/login", strings.NewReader(login))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			got429 = true
+			break
+		}
+		require.Contains(t, []int{401, 403, 422}, res.StatusCode, "bad password")
+	}
+	require.True(t, got429, "the login limit never answered 429")
+}
+
+// usersDown kills the users process (the 5xx path every error-ratio panel and
+// SLO rule needs real data for): its routes answer 503 through the gateway,
+// and Prometheus notices the target down.
+func usersDown(t *testing.T, c *client, e env) {
+	c.t = t
+	require.NoError(t, syscall.Kill(e.usersPID, syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest("GET", c.base+"/api/profiles/anyone", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusServiceUnavailable
+	}, 10*time.Second, 100*time.Millisecond, "with users down, the gateway never answered 503")
+	for range 5 {
+		c.do("GET", "/api/profiles/anyone", "", "", 503)
+	}
+	c.do("GET", "/api/articles", "", "", 200) // the blog keeps serving reads
+	require.Eventually(t, func() bool {
+		var r struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string `json:"labels"`
+					State  string            `json:"state"`
+				} `json:"alerts"`
+			} `json:"data"`
+		}
+		if getJSON(e.prometheus+"/api/v1/alerts", &r) != nil {
+			return false
+		}
+		for _, a := range r.Data.Alerts {
+			if a.Labels["alertname"] == "TungstenTargetDown" && a.Labels["target"] == "users" {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 500*time.Millisecond, "TungstenTargetDown never became pending for users")
+	require.Eventually(t, func() bool {
+		n, err := query(e.prometheus, `tungsten_http_requests_total{service="gateway",code="503"}`)
+		return err == nil && n > 0
+	}, 30*time.Second, 500*time.Millisecond, "Prometheus never scraped the gateway's 503s")
+}
+
+// --- logs ------------------------------------------------------------------
+
+// waitLogLine returns the access line ("msg":"request") with request_id id.
+func waitLogLine(t *testing.T, path, id string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	require.Eventually(t, func() bool {
+		f, err := os.Open(path)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if !bytes.Contains(sc.Bytes(), []byte(id)) {
+				continue
+			}
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "request" && m["request_id"] == id {
+				found = m
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 100*time.Millisecond, "no JSON access line with request_id %s in %s", id, path)
+	return found
+}
+
+// --- traces ----------------------------------------------------------------
+
+type jaegerTrace struct {
+	TraceID string `json:"traceID"`
+	Spans   []struct {
+		TraceID       string `json:"traceID"`
+		OperationName string `json:"operationName"`
+		ProcessID     string `json:"processID"`
+		Tags          []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+	} `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+// checkTrace asks Jaeger for the trace until it holds every hop: the
+// gateway's and the blog's server spans, the SQL insert, the NATS publish and
+// the consumer of blog.article.published (spans arrive in batches).
+func checkTrace(t *testing.T, jaegerURL, traceID string) {
+	var missing []string
+	var last jaegerTrace
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var body struct {
+			Data []jaegerTrace `json:"data"`
+		}
+		if getJSON(jaegerURL+"/api/traces/"+traceID, &body) == nil && len(body.Data) == 1 {
+			last = body.Data[0]
+			missing = missingHops(last)
+			if len(missing) == 0 {
+				break
+			}
+		} else {
+			missing = []string{"the trace itself"}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	require.Empty(t, missing, "trace %s in Jaeger lacks: %s (spans: %s)", traceID, strings.Join(missing, ", "), spanSummary(last))
+	for _, s := range last.Spans {
+		require.Equal(t, traceID, s.TraceID, "a span of another trace")
+	}
+	t.Logf("trace %s: %d spans from %d processes: %s", traceID, len(last.Spans), len(last.Processes), spanSummary(last))
+}
+
+func missingHops(tr jaegerTrace) []string {
+	have := map[string]bool{}
+	for _, s := range tr.Spans {
+		svc := tr.Processes[s.ProcessID].ServiceName
+		tags := map[string]string{}
+		for _, tg := range s.Tags {
+			tags[tg.Key] = fmt.Sprint(tg.Value)
+		}
+		switch {
+		case svc == "tungsten-gateway" && s.OperationName == "POST /api/articles" && tags["span.kind"] == "server":
+			have["gateway server span POST /api/articles"] = true
+		case svc == "tungsten-gateway" && tags["span.kind"] == "client" && tags["peer.service"] == "blog":
+			have["gateway client span to blog (peer.service)"] = true
+		case svc == "tungsten-blog" && s.OperationName == "POST /api/articles" && tags["span.kind"] == "server" &&
+			tags["http.route"] == "/api/articles" && tags["http.response.status_code"] == "201":
+			have["blog server span POST /api/articles (http.route, http.response.status_code)"] = true
+		case svc == "tungsten-blog" && tags["db.system.name"] == "postgresql" && strings.Contains(tags["db.query.text"], "INSERT INTO articles"):
+			have["SQL INSERT INTO articles (db.system.name, db.query.text)"] = true
+		case svc == "tungsten-blog" && tags["span.kind"] == "producer" && tags["messaging.system"] == "nats" &&
+			strings.HasSuffix(tags["messaging.destination.name"], ".blog.article.published"):
+			have["NATS publish of blog.article.published (messaging.system)"] = true
+		case svc == "tungsten-blog" && tags["span.kind"] == "consumer" && strings.HasSuffix(s.OperationName, ".blog.article.published"):
+			have["consumer of blog.article.published"] = true
+		case tags["db.system.name"] == "redis":
+			have["Redis command"] = true
+		}
+	}
+	var missing []string
+	for _, want := range []string{
+		"gateway server span POST /api/articles",
+		"gateway client span to blog (peer.service)",
+		"blog server span POST /api/articles (http.route, http.response.status_code)",
+		"SQL INSERT INTO articles (db.system.name, db.query.text)",
+		"Redis command",
+		"NATS publish of blog.article.published (messaging.system)",
+		"consumer of blog.article.published",
+	} {
+		if !have[want] {
+			missing = append(missing, want)
+		}
+	}
+	return missing
+}
+
+func spanSummary(tr jaegerTrace) string {
+	var parts []string
+	for _, s := range tr.Spans {
+		parts = append(parts, tr.Processes[s.ProcessID].ServiceName+":"+s.OperationName)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// --- Prometheus ------------------------------------------------------------
+
+type promResult struct {
+	Status    string          `json:"status"`
+	ErrorType string          `json:"errorType"`
+	Error     string          `json:"error"`
+	Data      json.RawMessage `json:"data"`
+}
+
+type vectorData struct {
+	ResultType string            `json:"resultType"`
+	Result     []json.RawMessage `json:"result"`
+}
+
+// query runs an instant query; it fails on an error (a parse error is one)
+// and returns the number of series.
+func query(promURL, q string) (int, error) {
+	var r promResult
+	err := getJSON(promURL+"/api/v1/query?query="+url.QueryEscape(q), &r)
+	if r.Status == "error" {
+		return 0, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var d vectorData
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		return 0, fmt.Errorf("decoding result: %w", err)
+	}
+	if d.ResultType == "scalar" {
+		return 1, nil
+	}
+	return len(d.Result), nil
+}
+
+// waitScraped waits until Prometheus has scraped the traffic a few times.
+func waitScraped(t *testing.T, promURL string) {
+	for _, q := range []string{
+		// The last event of the traffic, and the sign-ups seen in a few scrapes
+		// (the users process is killed next).
+		`count_over_time(tungsten_events_published_total{event_type="blog.article.favorited"}[1m]) >= 3`,
+		`count_over_time(tungsten_events_published_total{event_type="users.user.registered"}[1m]) >= 3`,
+	} {
+		require.Eventually(t, func() bool {
+			n, err := query(promURL, q)
+			return err == nil && n > 0
+		}, 60*time.Second, 500*time.Millisecond, "Prometheus never scraped the traffic: %s", q)
+	}
+}
+
+func checkExemplars(t *testing.T, promURL string) {
+	var r struct {
+		Status string `json:"status"`
+		Data   []struct {
+			Exemplars []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	now := time.Now()
+	u := fmt.Sprintf("%s/api/v1/query_exemplars?query=%s&start=%d&end=%d", promURL,
+		url.QueryEscape("tungsten_http_request_duration_seconds_bucket"), now.Add(-time.Hour).Unix(), now.Unix())
+	require.NoError(t, getJSON(u, &r))
+	n := 0
+	for _, s := range r.Data {
+		for _, e := range s.Exemplars {
+			if len(e.Labels["trace_id"]) == 32 {
+				n++
+			}
+		}
+	}
+	require.Positive(t, n, "no latency exemplar with a trace_id reached Prometheus")
+	t.Logf("%d exemplars with trace_id", n)
+}
+
+// grafanaVars are what the dashboards' template variables stand for here.
+var grafanaVars = strings.NewReplacer(
+	"$__rate_interval", "1m", "$__interval", "15s", "$__range", "15m",
+	"${service}", ".+", "$service", ".+",
+)
+
+type panel struct {
+	Title   string `json:"title"`
+	Type    string `json:"type"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	Panels []panel `json:"panels"`
+}
+
+func checkDashboards(t *testing.T, promURL string) {
+	files, err := filepath.Glob(filepath.Join(observabilityDir, "dashboards", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no dashboards")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var d struct {
+			Title  string  `json:"title"`
+			Panels []panel `json:"panels"`
+		}
+		require.NoError(t, json.Unmarshal(b, &d), f)
+		var all []panel
+		for _, p := range d.Panels {
+			all = append(all, p)
+			all = append(all, p.Panels...) // panels of collapsed rows
+		}
+		n := 0
+		for _, p := range all {
+			if p.Type == "row" {
+				continue
+			}
+			n++
+			t.Run(d.Title+"/"+p.Title, func(t *testing.T) {
+				require.NotEmpty(t, p.Targets, "panel has no query")
+				for _, tg := range p.Targets {
+					checkExpr(t, promURL, grafanaVars.Replace(tg.Expr), true)
+				}
+			})
+		}
+		t.Logf("%s (%s): %d panels", d.Title, filepath.Base(f), n)
+	}
+}
+
+// checkExpr requires expr to evaluate without error and, when wantData, to
+// return series; and every metric selector in it to match scraped series
+// (the "No data" bug: a name or label the services never expose).
+func checkExpr(t *testing.T, promURL, expr string, wantData bool) {
+	t.Helper()
+	n, err := query(promURL, expr)
+	require.NoError(t, err, "query fails:\n%s", expr)
+	if wantData {
+		require.Positive(t, n, "query returns no data:\n%s", expr)
+	}
+	for _, sel := range selectors(expr) {
+		n, err := query(promURL, "present_over_time("+sel+"[15m])")
+		require.NoError(t, err, "selector %s", sel)
+		require.Positive(t, n, "selector %s matches no scraped series (in:\n%s)", sel, expr)
+	}
+}
+
+type ruleGroup struct {
+	Name  string `json:"name"`
+	File  string `json:"file"`
+	Rules []struct {
+		Name        string            `json:"name"`
+		Query       string            `json:"query"`
+		Type        string            `json:"type"`
+		Health      string            `json:"health"`
+		LastError   string            `json:"lastError"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"rules"`
+}
+
+// checkRules takes the rules from Prometheus (proving it loaded every file)
+// and checks each: healthy, recording rules return data, every selector of
+// every rule matches scraped series, alerts are documented.
+func checkRules(t *testing.T, promURL string) {
+	var r struct {
+		Data struct {
+			Groups []ruleGroup `json:"groups"`
+		} `json:"data"`
+	}
+	require.NoError(t, getJSON(promURL+"/api/v1/rules", &r))
+	files, err := filepath.Glob(filepath.Join(observabilityDir, "prometheus", "rules", "*.yml"))
+	require.NoError(t, err)
+	loaded := map[string]bool{}
+	for _, g := range r.Data.Groups {
+		loaded[filepath.Base(g.File)] = true
+	}
+	for _, f := range files {
+		require.True(t, loaded[filepath.Base(f)], "Prometheus did not load %s", f)
+	}
+	recording, alerting := 0, 0
+	for _, g := range r.Data.Groups {
+		for _, rule := range g.Rules {
+			t.Run(g.Name+"/"+rule.Name, func(t *testing.T) {
+				require.Equal(t, "ok", rule.Health, "rule health: %s", rule.LastError)
+				checkExpr(t, promURL, rule.Query, rule.Type == "recording")
+				if rule.Type == "alerting" {
+					for _, a := range []string{"summary", "description", "runbook_url"} {
+						require.NotEmpty(t, rule.Annotations[a], "alert without %s", a)
+					}
+					require.True(t, strings.HasSuffix(rule.Annotations["runbook_url"], "docs/runbooks/"+rule.Name+".md"), rule.Annotations["runbook_url"])
+					_, err := os.Stat(filepath.Join("../../docs/runbooks", rule.Name+".md"))
+					require.NoError(t, err, "runbook of %s", rule.Name)
+				}
+			})
+			if rule.Type == "recording" {
+				recording++
+			} else {
+				alerting++
+			}
+		}
+	}
+	t.Logf("%d recording rules, %d alerts", recording, alerting)
+}
+
+// --- helpers ---------------------------------------------------------------
+
+func getJSON(u string, out any) error {
+	c := http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(u)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("GET %s: %d %s", u, res.StatusCode, b)
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d %s", u, res.StatusCode, b)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
