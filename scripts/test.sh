@@ -14,6 +14,8 @@
 #   9. newman distributed   the same against five processes on PostgreSQL/Redis/NATS,
 #                           then the API suite against that deployment
 #  10. web UI       the pages in headless Chromium (scripts/test-web.sh)
+#  11. observability  dashboards, rules, alerts, traces and logs against real
+#                   Prometheus and Jaeger (scripts/test-observability.sh)
 #
 # Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
 # and whatever scripts/deps.sh and scripts/newman.sh read.
@@ -45,7 +47,7 @@ elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
 step_begin() {
 	CURRENT_STEP=$1
 	STEP_START=$EPOCHREALTIME
-	printf '\n==> [%d/10] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+	printf '\n==> [%d/11] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
 }
 
 step_end() {
@@ -124,4 +126,8 @@ step_end
 
 step_begin "web UI (Chromium)"
 bash scripts/test-web.sh
+step_end
+
+step_begin "observability (Prometheus, Jaeger)"
+bash scripts/test-observability.sh
 step_end
