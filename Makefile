@@ -7,7 +7,7 @@ ARGS     ?=
 MODE     ?= embedded
 FUZZTIME ?= 10s
 
-.PHONY: help build run test test-unit test-web newman fuzz lint
+.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
@@ -41,3 +41,6 @@ test-observability: ## dashboards, rules, traces and logs checked against real P
 
 observability-up: ## run Tungsten distributed with Prometheus and Jaeger on loopback until Ctrl-C
 	bash scripts/test-observability.sh --up
+
+test-deploy: ## Kubernetes/Argo CD/Terraform/workflows: render, strict decode, policy checks, actionlint
+	bash scripts/test-deploy.sh

@@ -1,0 +1,728 @@
+package deploy
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+)
+
+// calls is the architecture's call graph (README "Architecture"): callee <- callers on the
+// public port 8080. JWKS (users, blog, gateway, web -> auth) is included.
+var calls = map[string][]string{
+	"auth":  {"blog", "gateway", "users", "web"},
+	"users": {"auth", "blog", "gateway", "web"},
+	"blog":  {"gateway", "web"},
+	"web":   {"gateway"},
+}
+
+// workload is a pod template with where it came from.
+type workload struct {
+	kind, name string
+	template   corev1.PodTemplateSpec
+}
+
+func workloads(t testing.TB, r *rendered) []workload {
+	var out []workload
+	for _, d := range typed[appsv1.Deployment](t, r, "Deployment") {
+		out = append(out, workload{"Deployment", d.Name, d.Spec.Template})
+	}
+	for _, s := range typed[appsv1.StatefulSet](t, r, "StatefulSet") {
+		out = append(out, workload{"StatefulSet", s.Name, s.Spec.Template})
+	}
+	for _, j := range typed[batchv1.Job](t, r, "Job") {
+		out = append(out, workload{"Job", j.Name, j.Spec.Template})
+	}
+	return out
+}
+
+// podsMatching returns the workloads whose pod labels sel selects.
+func podsMatching(ws []workload, sel labels.Selector) []workload {
+	var out []workload
+	for _, w := range ws {
+		if sel.Matches(labels.Set(w.template.Labels)) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func mustSelector(t testing.TB, ls *metav1.LabelSelector) labels.Selector {
+	t.Helper()
+	s, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func hasPort(ws []workload, port string) bool {
+	for _, w := range ws {
+		for _, c := range w.template.Spec.Containers {
+			for _, p := range c.Ports {
+				if p.Name == port || fmt.Sprint(p.ContainerPort) == port {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func isTungsten(w workload) bool { return w.template.Labels["app.kubernetes.io/name"] == "tungsten" }
+
+var pinned = regexp.MustCompile(`^[a-z0-9.\-/]+(:[A-Za-z0-9._\-]*[0-9][A-Za-z0-9._\-]*)?(@sha256:[0-9a-f]{64})?$`)
+
+// TestPodPolicies: probes, resources, hardened securityContext, pinned images, no service
+// account token, and (for Tungsten) the admin-port probes and a shutdown budget that fits.
+func TestPodPolicies(t *testing.T) {
+	gate(t)
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		cfg := configMap(t, r, "tungsten-config")
+		for _, w := range workloads(t, r) {
+			where := fmt.Sprintf("%s: %s %s", r.name, w.kind, w.name)
+			spec := w.template.Spec
+			if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+				t.Errorf("%s: automountServiceAccountToken must be false", where)
+			}
+			psc := spec.SecurityContext
+			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+				t.Errorf("%s: pod securityContext.runAsNonRoot must be true", where)
+			}
+			if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("%s: pod seccompProfile must be RuntimeDefault", where)
+			}
+			if len(spec.InitContainers) > 0 {
+				t.Errorf("%s: init containers are not checked by this test; add them", where)
+			}
+			for _, c := range spec.Containers {
+				cw := where + " container " + c.Name
+				if !strings.Contains(c.Image, ":") && !strings.Contains(c.Image, "@") || strings.HasSuffix(c.Image, ":latest") || !pinned.MatchString(c.Image) {
+					t.Errorf("%s: image %q is not pinned to a version tag or digest", cw, c.Image)
+				}
+				if c.Image != "" && !strings.Contains(strings.SplitN(c.Image, "/", 2)[0], ".") {
+					t.Errorf("%s: image %q needs a fully qualified registry", cw, c.Image)
+				}
+				if w.kind != "Job" && (c.StartupProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe == nil) {
+					t.Errorf("%s: needs startup, readiness and liveness probes", cw)
+				}
+				for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+					if _, ok := c.Resources.Requests[res]; !ok {
+						t.Errorf("%s: no %s request", cw, res)
+					}
+					if _, ok := c.Resources.Limits[res]; !ok {
+						t.Errorf("%s: no %s limit", cw, res)
+					}
+				}
+				sc := c.SecurityContext
+				switch {
+				case sc == nil:
+					t.Errorf("%s: no securityContext", cw)
+				default:
+					if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+						t.Errorf("%s: allowPrivilegeEscalation must be false", cw)
+					}
+					if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+						t.Errorf("%s: readOnlyRootFilesystem must be true", cw)
+					}
+					if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+						t.Errorf("%s: runAsNonRoot must be true", cw)
+					}
+					if sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) > 0 {
+						t.Errorf("%s: capabilities must drop ALL and add none", cw)
+					}
+					if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+						t.Errorf("%s: seccompProfile must be RuntimeDefault", cw)
+					}
+					if sc.Privileged != nil && *sc.Privileged {
+						t.Errorf("%s: privileged", cw)
+					}
+				}
+				if !isTungsten(w) || w.kind == "Job" {
+					continue
+				}
+				checkProbe(t, cw+" readinessProbe", c.ReadinessProbe, "/readyz")
+				checkProbe(t, cw+" livenessProbe", c.LivenessProbe, "/healthz")
+				checkProbe(t, cw+" startupProbe", c.StartupProbe, "")
+				// preStop sleep + drain delay + shutdown timeout must fit in the grace period.
+				if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+					t.Errorf("%s: needs a preStop sleep (endpoints removal before the drain)", cw)
+					continue
+				}
+				drain := durationSetting(t, cfg, c, "TUNGSTEN_DRAIN_DELAY", 2*time.Second)
+				shutdown := durationSetting(t, cfg, c, "TUNGSTEN_SHUTDOWN_TIMEOUT", 25*time.Second)
+				sleep := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+				grace := 30 * time.Second
+				if spec.TerminationGracePeriodSeconds != nil {
+					grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
+				}
+				if sleep < drain {
+					t.Errorf("%s: preStop sleep %s is shorter than the drain delay %s", cw, sleep, drain)
+				}
+				if sleep+drain+shutdown >= grace {
+					t.Errorf("%s: preStop %s + drain %s + shutdown %s does not fit terminationGracePeriodSeconds %s", cw, sleep, drain, shutdown, grace)
+				}
+			}
+		}
+	}
+}
+
+func checkProbe(t *testing.T, where string, p *corev1.Probe, path string) {
+	t.Helper()
+	if p == nil || p.HTTPGet == nil {
+		t.Errorf("%s: must be an HTTP probe on the admin port", where)
+		return
+	}
+	if p.HTTPGet.Port.String() != "admin" {
+		t.Errorf("%s: on port %s, want the admin port", where, p.HTTPGet.Port.String())
+	}
+	if path != "" && p.HTTPGet.Path != path {
+		t.Errorf("%s: path %s, want %s", where, p.HTTPGet.Path, path)
+	}
+	if path == "" && p.HTTPGet.Path != "/healthz" && p.HTTPGet.Path != "/readyz" {
+		t.Errorf("%s: path %s is not /healthz or /readyz", where, p.HTTPGet.Path)
+	}
+}
+
+func configMap(t testing.TB, r *rendered, name string) map[string]string {
+	for _, cm := range typed[corev1.ConfigMap](t, r, "ConfigMap") {
+		if cm.Name == name {
+			return cm.Data
+		}
+	}
+	return nil
+}
+
+// durationSetting is a duration flag's value as the container sees it: env, then the
+// ConfigMap, then def.
+func durationSetting(t *testing.T, cfg map[string]string, c corev1.Container, env string, def time.Duration) time.Duration {
+	v, ok := cfg[env]
+	for _, e := range c.Env {
+		if e.Name == env {
+			v, ok = e.Value, true
+		}
+	}
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Errorf("%s=%q: %v", env, v, err)
+	}
+	return d
+}
+
+// TestReferences: every Service selects a workload and its target ports exist; every
+// HPA, PDB and PodMonitor targets something that exists; every ServiceAccount, ConfigMap
+// and Secret a pod uses exists (Secrets of production are external: named in externalSecrets).
+func TestReferences(t *testing.T) {
+	gate(t)
+	externalSecrets := map[string]bool{"tungsten-postgres": true, "tungsten-redis": true}
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		ws := workloads(t, r)
+		names := map[string]bool{}
+		for _, o := range r.objects {
+			names[o.GetKind()+"/"+o.GetName()] = true
+		}
+		for _, s := range typed[corev1.Service](t, r, "Service") {
+			sel := labels.SelectorFromSet(s.Spec.Selector)
+			m := podsMatching(ws, sel)
+			if len(s.Spec.Selector) == 0 || len(m) == 0 {
+				t.Errorf("%s: Service %s selects no workload", r.name, s.Name)
+				continue
+			}
+			for _, p := range s.Spec.Ports {
+				if !hasPort(m, p.TargetPort.String()) {
+					t.Errorf("%s: Service %s port %s: target port %s is not a port of %s", r.name, s.Name, p.Name, p.TargetPort.String(), m[0].name)
+				}
+			}
+		}
+		for _, h := range typed[autoscalingv2.HorizontalPodAutoscaler](t, r, "HorizontalPodAutoscaler") {
+			ref := h.Spec.ScaleTargetRef
+			if !names[ref.Kind+"/"+ref.Name] {
+				t.Errorf("%s: HPA %s targets %s/%s, which is not rendered", r.name, h.Name, ref.Kind, ref.Name)
+			}
+			checkHPA(t, r, h, ws)
+		}
+		for _, p := range typed[policyv1.PodDisruptionBudget](t, r, "PodDisruptionBudget") {
+			if len(podsMatching(ws, mustSelector(t, p.Spec.Selector))) == 0 {
+				t.Errorf("%s: PDB %s selects no workload", r.name, p.Name)
+			}
+		}
+		for _, o := range r.objects {
+			if o.GetKind() != "PodMonitor" {
+				continue
+			}
+			var pm struct {
+				Spec struct {
+					Selector  metav1.LabelSelector `json:"selector"`
+					Endpoints []struct {
+						Port string `json:"port"`
+					} `json:"podMetricsEndpoints"`
+				} `json:"spec"`
+			}
+			fromUnstructured(t, o, &pm)
+			m := podsMatching(ws, mustSelector(t, &pm.Spec.Selector))
+			if len(m) == 0 {
+				t.Errorf("%s: PodMonitor %s selects no workload", r.name, o.GetName())
+			}
+			for _, w := range m {
+				for _, e := range pm.Spec.Endpoints {
+					if !hasPort([]workload{w}, e.Port) {
+						t.Errorf("%s: PodMonitor %s: port %s is not a port of %s", r.name, o.GetName(), e.Port, w.name)
+					}
+				}
+			}
+		}
+		for _, w := range ws {
+			spec := w.template.Spec
+			if sa := spec.ServiceAccountName; sa != "" && !names["ServiceAccount/"+sa] {
+				t.Errorf("%s: %s %s uses ServiceAccount %s, which is not rendered", r.name, w.kind, w.name, sa)
+			}
+			for _, c := range spec.Containers {
+				for _, e := range c.EnvFrom {
+					if e.ConfigMapRef != nil && !names["ConfigMap/"+e.ConfigMapRef.Name] {
+						t.Errorf("%s: %s: ConfigMap %s is not rendered", r.name, w.name, e.ConfigMapRef.Name)
+					}
+				}
+				for _, e := range c.Env {
+					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+						n := e.ValueFrom.SecretKeyRef.Name
+						if !names["Secret/"+n] && !externalSecrets[n] {
+							t.Errorf("%s: %s: Secret %s is neither rendered nor a documented external Secret", r.name, w.name, n)
+						}
+					}
+				}
+			}
+			for _, v := range spec.Volumes {
+				if v.ConfigMap != nil && !names["ConfigMap/"+v.ConfigMap.Name] {
+					t.Errorf("%s: %s: volume ConfigMap %s is not rendered", r.name, w.name, v.ConfigMap.Name)
+				}
+			}
+		}
+	}
+}
+
+func fromUnstructured(t testing.TB, o *unstructured.Unstructured, v any) {
+	t.Helper()
+	b, err := o.MarshalJSON()
+	if err == nil {
+		err = yaml.Unmarshal(b, v)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", id(o), err)
+	}
+}
+
+// checkHPA: min 2, CPU and request-rate metrics, and targets reachable under load: the
+// utilization target is below the limit/request headroom, so pods are not throttled
+// before the HPA sees them busy.
+func checkHPA(t *testing.T, r *rendered, h *autoscalingv2.HorizontalPodAutoscaler, ws []workload) {
+	where := fmt.Sprintf("%s: HPA %s", r.name, h.Name)
+	if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2 {
+		t.Errorf("%s: minReplicas must be at least 2", where)
+	}
+	var cpu, rate bool
+	for _, m := range h.Spec.Metrics {
+		switch {
+		case m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource.Name == corev1.ResourceCPU:
+			cpu = true
+			u := m.Resource.Target.AverageUtilization
+			if u == nil || *u > 80 || *u < 30 {
+				t.Errorf("%s: CPU target should be 30-80%% of the request", where)
+				continue
+			}
+			for _, w := range ws {
+				if w.name != h.Spec.ScaleTargetRef.Name {
+					continue
+				}
+				c := w.template.Spec.Containers[0]
+				req, lim := c.Resources.Requests.Cpu().MilliValue(), c.Resources.Limits.Cpu().MilliValue()
+				if req == 0 || lim < req*int64(*u)/100*2 {
+					t.Errorf("%s: CPU limit %dm leaves no headroom over %d%% of the %dm request", where, lim, *u, req)
+				}
+				if req > 500 {
+					t.Errorf("%s: CPU request %dm: a large request makes the utilization target unreachable", where, req)
+				}
+			}
+		case m.Type == autoscalingv2.PodsMetricSourceType:
+			rate = true
+			if m.Pods.Metric.Name != adapterMetric(t) {
+				t.Errorf("%s: Pods metric %s is not the one prometheus-adapter serves (%s)", where, m.Pods.Metric.Name, adapterMetric(t))
+			}
+			if m.Pods.Target.AverageValue == nil || m.Pods.Target.AverageValue.IsZero() {
+				t.Errorf("%s: Pods metric needs an averageValue target", where)
+			}
+		}
+	}
+	if !cpu || !rate {
+		t.Errorf("%s: needs a CPU and a request-rate (Pods) metric", where)
+	}
+}
+
+var adapterOnce struct {
+	sync.Once
+	name string
+}
+
+// adapterMetric is the custom metric name the prometheus-adapter rule serves.
+func adapterMetric(t *testing.T) string {
+	adapterOnce.Do(func() {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy/kubernetes/components/monitoring/prometheus-adapter-values.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Rules struct {
+				Custom []struct {
+					Name struct {
+						As string `json:"as"`
+					} `json:"name"`
+				} `json:"custom"`
+			} `json:"rules"`
+		}
+		if err := yaml.Unmarshal(b, &v); err != nil || len(v.Rules.Custom) == 0 {
+			t.Fatalf("prometheus-adapter-values.yaml: %v", err)
+		}
+		adapterOnce.name = v.Rules.Custom[0].Name.As
+	})
+	return adapterOnce.name
+}
+
+// TestNetworkPolicies: every policy selects pods; every ingress rule names a real port
+// of those pods and callers that exist; the allowed calls between Tungsten services are
+// exactly the architecture's (no more, no fewer).
+func TestNetworkPolicies(t *testing.T) {
+	gate(t)
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		ws := workloads(t, r)
+		nps := typed[networkingv1.NetworkPolicy](t, r, "NetworkPolicy")
+		if len(nps) == 0 {
+			continue
+		}
+		allowed := map[string]map[string]bool{}
+		defaultDeny := false
+		for _, np := range nps {
+			sel := mustSelector(t, &np.Spec.PodSelector)
+			targets := podsMatching(ws, sel)
+			if sel.Empty() && len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 {
+				defaultDeny = true
+			}
+			if len(targets) == 0 {
+				t.Errorf("%s: NetworkPolicy %s selects no pod", r.name, np.Name)
+			}
+			for _, in := range np.Spec.Ingress {
+				for _, p := range in.Ports {
+					if p.Port != nil && !hasPort(targets, p.Port.String()) {
+						t.Errorf("%s: NetworkPolicy %s: port %s is not a port of the pods it selects", r.name, np.Name, p.Port.String())
+					}
+				}
+				for _, from := range in.From {
+					if from.PodSelector == nil || from.NamespaceSelector != nil {
+						continue // another namespace (ingress gateway, Prometheus)
+					}
+					callers := podsMatching(ws, mustSelector(t, from.PodSelector))
+					if len(callers) == 0 {
+						t.Errorf("%s: NetworkPolicy %s allows callers that do not exist", r.name, np.Name)
+					}
+					for _, tg := range targets {
+						for _, c := range callers {
+							if isTungsten(tg) && isTungsten(c) && c.kind != "Job" {
+								callee, caller := tg.template.Labels["app.kubernetes.io/component"], c.template.Labels["app.kubernetes.io/component"]
+								if allowed[callee] == nil {
+									allowed[callee] = map[string]bool{}
+								}
+								allowed[callee][caller] = true
+							}
+						}
+					}
+				}
+			}
+		}
+		if !defaultDeny {
+			continue // only the datastores' own policies: no default deny, nothing to compare
+		}
+		checkMatrix(t, r.name+": NetworkPolicy", allowed)
+	}
+}
+
+func checkMatrix(t *testing.T, where string, allowed map[string]map[string]bool) {
+	t.Helper()
+	for callee, callers := range calls {
+		var got []string
+		for c := range allowed[callee] {
+			got = append(got, c)
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != strings.Join(callers, ",") {
+			t.Errorf("%s: %s accepts calls from [%s], the architecture needs exactly [%s]", where, callee, strings.Join(got, ","), strings.Join(callers, ","))
+		}
+	}
+	for callee := range allowed {
+		if _, ok := calls[callee]; !ok && callee != "gateway" {
+			t.Errorf("%s: %s accepts calls from other services, the architecture has none", where, callee)
+		}
+	}
+}
+
+// TestAuthorizationPolicies: the same matrix through Istio principals; every principal is
+// the ServiceAccount of a workload, every port a real port of the selected pods.
+func TestAuthorizationPolicies(t *testing.T) {
+	gate(t)
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		ws := workloads(t, r)
+		saComponent := map[string]string{}
+		for _, w := range ws {
+			if isTungsten(w) {
+				saComponent["cluster.local/ns/tungsten/sa/"+w.template.Spec.ServiceAccountName] = w.template.Labels["app.kubernetes.io/component"]
+			}
+		}
+		allowed := map[string]map[string]bool{}
+		found := false
+		for _, o := range r.objects {
+			if o.GetKind() != "AuthorizationPolicy" {
+				continue
+			}
+			found = true
+			var ap struct {
+				Spec struct {
+					Selector *metav1.LabelSelector `json:"selector"`
+					Action   string                `json:"action"`
+					Rules    []struct {
+						From []struct {
+							Source struct {
+								Principals []string `json:"principals"`
+							} `json:"source"`
+						} `json:"from"`
+						To []struct {
+							Operation struct {
+								Ports []string `json:"ports"`
+							} `json:"operation"`
+						} `json:"to"`
+					} `json:"rules"`
+				} `json:"spec"`
+			}
+			fromUnstructured(t, o, &ap)
+			if ap.Spec.Selector == nil {
+				continue // namespace-wide (allow-nothing)
+			}
+			targets := podsMatching(ws, mustSelector(t, ap.Spec.Selector))
+			if len(targets) == 0 {
+				t.Errorf("%s: AuthorizationPolicy %s selects no pod", r.name, o.GetName())
+			}
+			for _, rule := range ap.Spec.Rules {
+				for _, to := range rule.To {
+					for _, p := range to.Operation.Ports {
+						if !hasPort(targets, p) {
+							t.Errorf("%s: AuthorizationPolicy %s: port %s is not a port of the pods it selects", r.name, o.GetName(), p)
+						}
+					}
+				}
+				for _, from := range rule.From {
+					for _, p := range from.Source.Principals {
+						if strings.Contains(p, "/ns/istio-system/") {
+							continue
+						}
+						caller, ok := saComponent[p]
+						if !ok {
+							t.Errorf("%s: AuthorizationPolicy %s allows %s, the ServiceAccount of no workload", r.name, o.GetName(), p)
+							continue
+						}
+						for _, tg := range targets {
+							callee := tg.template.Labels["app.kubernetes.io/component"]
+							if allowed[callee] == nil {
+								allowed[callee] = map[string]bool{}
+							}
+							allowed[callee][caller] = true
+						}
+					}
+				}
+			}
+		}
+		if found {
+			checkMatrix(t, r.name+": AuthorizationPolicy", allowed)
+		}
+	}
+}
+
+var helpOnce struct {
+	sync.Once
+	flags, envs map[string]bool
+	err         error
+}
+
+// serveHelp runs `tungsten serve --help` ($TUNGSTEN_BIN, else go run) once and returns its flags and env vars.
+func serveHelp(t *testing.T) (flags, envs map[string]bool) {
+	helpOnce.Do(func() {
+		var cmd *exec.Cmd
+		if bin := os.Getenv("TUNGSTEN_BIN"); bin != "" {
+			cmd = exec.Command(bin, "serve", "--help")
+		} else {
+			cmd = exec.Command("go", "run", "./cmd/tungsten", "serve", "--help")
+			cmd.Dir = repoRoot(t)
+		}
+		out, _ := cmd.CombinedOutput() // --help may exit non-zero
+		helpOnce.flags, helpOnce.envs = map[string]bool{}, map[string]bool{}
+		for _, m := range regexp.MustCompile(`(?m)^\s+(--[a-z0-9.\-]+)`).FindAllStringSubmatch(string(out), -1) {
+			helpOnce.flags[m[1]] = true
+		}
+		for _, m := range regexp.MustCompile(`env (TUNGSTEN_[A-Z0-9_]+)`).FindAllStringSubmatch(string(out), -1) {
+			helpOnce.envs[m[1]] = true
+		}
+		if len(helpOnce.flags) < 20 {
+			helpOnce.err = fmt.Errorf("tungsten serve --help listed %d flags:\n%s", len(helpOnce.flags), out)
+		}
+	})
+	if helpOnce.err != nil {
+		t.Fatal(helpOnce.err)
+	}
+	return helpOnce.flags, helpOnce.envs
+}
+
+// TestFlagsExist: every --flag and TUNGSTEN_* variable a manifest gives the binary exists
+// in `tungsten serve --help`, and every --target matches the pod's component label.
+func TestFlagsExist(t *testing.T) {
+	gate(t)
+	flags, envs := serveHelp(t)
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		for k := range configMap(t, r, "tungsten-config") {
+			if strings.HasPrefix(k, "TUNGSTEN_") && !envs[k] {
+				t.Errorf("%s: ConfigMap tungsten-config sets %s, which tungsten serve --help does not list", r.name, k)
+			}
+		}
+		for _, w := range workloads(t, r) {
+			if !isTungsten(w) {
+				continue
+			}
+			for _, c := range w.template.Spec.Containers {
+				if len(c.Args) == 0 || (c.Args[0] != "serve" && c.Args[0] != "migrate") {
+					t.Errorf("%s: %s: args must start with serve or migrate, got %v", r.name, w.name, c.Args)
+					continue
+				}
+				for _, a := range c.Args[1:] {
+					name, value, _ := strings.Cut(a, "=")
+					if !flags[name] {
+						t.Errorf("%s: %s: flag %s is not in tungsten serve --help", r.name, w.name, name)
+					}
+					if name == "--target" && value != w.template.Labels["app.kubernetes.io/component"] {
+						t.Errorf("%s: %s: --target=%s but the pod's component label is %s", r.name, w.name, value, w.template.Labels["app.kubernetes.io/component"])
+					}
+				}
+				for _, e := range c.Env {
+					if strings.HasPrefix(e.Name, "TUNGSTEN_") && !envs[e.Name] {
+						t.Errorf("%s: %s: env %s is not in tungsten serve --help", r.name, w.name, e.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+var secretish = regexp.MustCompile(`(?i)(password|passwd|secret|token|api[-_]?key|private)`)
+
+// TestNoSecretValues: production renders no Secret at all (they are referenced); the
+// dev datastore Secrets hold URLs without credentials; nothing under deploy/ embeds a
+// password in a URL.
+func TestNoSecretValues(t *testing.T) {
+	gate(t)
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		for _, s := range typed[corev1.Secret](t, r, "Secret") {
+			if strings.HasPrefix(r.name, "overlays/production") {
+				t.Errorf("%s: Secret %s is rendered; production Secrets are created out of band", r.name, s.Name)
+			}
+			vals := map[string]string{}
+			for k, v := range s.StringData {
+				vals[k] = v
+			}
+			for k, v := range s.Data {
+				vals[k] = string(v)
+			}
+			for k, v := range vals {
+				if secretish.MatchString(k) && v != "" {
+					t.Errorf("%s: Secret %s key %s carries a value", r.name, s.Name, k)
+				}
+				if u, err := url.Parse(v); err == nil && u.User != nil {
+					if _, has := u.User.Password(); has {
+						t.Errorf("%s: Secret %s key %s: URL with a password", r.name, s.Name, k)
+					}
+				}
+			}
+		}
+	}
+	withPassword := regexp.MustCompile(`[a-z]+://[^/\s:@'"]+:[^/\s@'"]+@`)
+	root := filepath.Join(repoRoot(t), "deploy")
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if m := withPassword.Find(b); m != nil {
+			t.Errorf("%s: URL with credentials %q", p, m)
+		}
+		return nil
+	})
+}
+
+// TestStrictDecoderRejectsUnknownFields proves the decoder of TestStrictDecode is strict.
+func TestStrictDecoderRejectsUnknownFields(t *testing.T) {
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicaz: 2}\n"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeStrict(&unstructured.Unstructured{Object: m}); err == nil || !strings.Contains(err.Error(), "replicaz") {
+		t.Fatalf("strict decoding accepted an unknown field: %v", err)
+	}
+}
+
+// TestProductionIsComplete: production has what the issue asks of it, so a dropped
+// component fails here rather than in the cluster.
+func TestProductionIsComplete(t *testing.T) {
+	gate(t)
+	r := render(t, filepath.Join(repoRoot(t), "deploy/kubernetes/overlays/production"))
+	count := map[string]int{}
+	for _, o := range r.objects {
+		count[o.GetKind()]++
+	}
+	for kind, min := range map[string]int{
+		"Deployment": 5, "HorizontalPodAutoscaler": 5, "PodDisruptionBudget": 5, "NetworkPolicy": 8,
+		"PeerAuthentication": 1, "AuthorizationPolicy": 6, "DestinationRule": 5, "VirtualService": 5,
+		"Gateway": 1, "PodMonitor": 1, "PrometheusRule": 2, "Rollout": 1, "AnalysisTemplate": 1,
+		"StatefulSet": 1, "Job": 1,
+	} {
+		if count[kind] < min {
+			t.Errorf("overlays/production renders %d %s, want at least %d", count[kind], kind, min)
+		}
+	}
+	for _, kind := range []string{"Secret"} {
+		if count[kind] > 0 {
+			t.Errorf("overlays/production renders a %s", kind)
+		}
+	}
+}
