@@ -16,6 +16,8 @@
 #  10. web UI       the pages in headless Chromium (scripts/test-web.sh)
 #  11. observability  dashboards, rules, alerts, traces and logs against real
 #                   Prometheus and Jaeger (scripts/test-observability.sh)
+#  12. deploy       every Kustomize overlay rendered, decoded and policy-checked, Terraform
+#                   parsed, workflows linted, server-side dry run (scripts/test-deploy.sh)
 #
 # Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
 # and whatever scripts/deps.sh and scripts/newman.sh read.
@@ -47,7 +49,7 @@ elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
 step_begin() {
 	CURRENT_STEP=$1
 	STEP_START=$EPOCHREALTIME
-	printf '\n==> [%d/11] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+	printf '\n==> [%d/12] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
 }
 
 step_end() {
@@ -130,4 +132,8 @@ step_end
 
 step_begin "observability (Prometheus, Jaeger)"
 bash scripts/test-observability.sh
+step_end
+
+step_begin "deploy (kustomize, kube-apiserver)"
+bash scripts/test-deploy.sh
 step_end
