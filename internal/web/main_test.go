@@ -1,11 +1,9 @@
 package web_test
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -16,8 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tungsten-blog/tungsten/internal/app"
-	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
+	"github.com/tungsten-blog/tungsten/internal/app/apptest"
 )
 
 // baseURL is the embedded default started by TestMain: every service in one
@@ -26,62 +23,15 @@ var baseURL string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	stop, err := startEmbedded()
+	inst, err := apptest.StartEmbedded()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting Tungsten:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	baseURL = inst.BaseURL
 	code := m.Run()
-	stop()
+	inst.Stop()
 	os.Exit(code)
-}
-
-func startEmbedded() (func(), error) {
-	dir, err := os.MkdirTemp("", "tungsten-web-*")
-	if err != nil {
-		return nil, err
-	}
-	var cfg app.Config
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse([]string{
-		"--http-addr=127.0.0.1:0", "--admin-addr=127.0.0.1:0", "--data-dir=" + dir, "--drain-delay=0s",
-		"--auth.login-ip-limit=1000", "--gateway.rate-limit=100000",
-	}); err != nil {
-		return nil, err
-	}
-	level := new(slog.LevelVar)
-	level.Set(slog.LevelWarn)
-	var logs io.Writer = io.Discard
-	if os.Getenv("TUNGSTEN_TEST_LOGS") != "" {
-		logs = os.Stderr
-	}
-	trc, err := telemetry.NewTracing(context.Background(), "tungsten-test", "test")
-	if err != nil {
-		return nil, err
-	}
-	a, err := app.New(cfg, app.Build{Version: "test"}, telemetry.NewLogger(logs, level), level, trc)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, time.Now()) }()
-	select {
-	case <-a.Started():
-	case err := <-done:
-		cancel()
-		return nil, err
-	case <-time.After(30 * time.Second):
-		cancel()
-		return nil, fmt.Errorf("not started after 30s")
-	}
-	baseURL = "http://" + a.PublicAddr()
-	return func() {
-		cancel()
-		<-done
-		_ = os.RemoveAll(dir)
-	}, nil
 }
 
 // browser is a cookie-keeping client that does not follow redirects, so
