@@ -107,3 +107,37 @@ need_cmd() {
 	hash -r
 	command -v "$1" >/dev/null || die "'$1' still missing after installing '$2'"
 }
+
+# npm_ci DIR MARKER: `npm ci` in DIR unless node_modules/MARKER exists and the
+# lock file is unchanged since the last install (npm ci wipes node_modules and
+# takes seconds).
+npm_ci() {
+	local dir=$1 marker=$2 lock_sum stamp
+	lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	stamp=$dir/node_modules/.tungsten-lock-sha256
+	if [[ ! -e "$dir/node_modules/$marker" || "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]]; then
+		log "npm ci in ${dir#"$TUNGSTEN_REPO"/}"
+		(cd "$dir" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $dir failed"
+		echo "$lock_sum" >"$stamp"
+	fi
+}
+
+# ensure_binary: sets TUNGSTEN_BIN, building bin/tungsten unless it is given.
+ensure_binary() {
+	if [[ -z "${TUNGSTEN_BIN:-}" ]]; then
+		log "building bin/tungsten"
+		timeout 600 go build -o "$TUNGSTEN_REPO/bin/tungsten" "$TUNGSTEN_REPO/cmd/tungsten" || die "go build ./cmd/tungsten failed"
+		TUNGSTEN_BIN=$TUNGSTEN_REPO/bin/tungsten
+	fi
+	[[ -x "$TUNGSTEN_BIN" ]] || die "TUNGSTEN_BIN=$TUNGSTEN_BIN is not an executable"
+}
+
+# scrub_env PATTERN: the test runs are configured by flags only, so drop the
+# variables matching PATTERN (an extended regexp, e.g. ^TUNGSTEN_) that a
+# developer may have exported; they would silently change what is tested.
+scrub_env() {
+	local v pattern=$1
+	for v in $(compgen -e | grep -E "$pattern" || true); do
+		case "$v" in TUNGSTEN_TEST_* | TUNGSTEN_BIN | TUNGSTEN_REALWORLD_DIR | TUNGSTEN_REPO) ;; *) unset "$v" ;; esac
+	done
+}

@@ -47,29 +47,9 @@ else
 	source "$REPO/scripts/deps.sh" tools
 fi
 
-# npm ci only when package-lock.json changed since the last install: it wipes
-# node_modules and takes several seconds.
-lock_sum=$(sha256sum "$NEWMAN_DIR/package-lock.json" | cut -d' ' -f1)
-stamp=$NEWMAN_DIR/node_modules/.tungsten-lock-sha256
-if [[ ! -x "$NEWMAN_DIR/node_modules/.bin/newman" || "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]]; then
-	log "installing newman (npm ci in test/newman)"
-	(cd "$NEWMAN_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in test/newman failed"
-	echo "$lock_sum" >"$stamp"
-fi
-
-# --- binary -----------------------------------------------------------------------
-if [[ -z "${TUNGSTEN_BIN:-}" ]]; then
-	log "building bin/tungsten"
-	timeout 600 go build -o "$REPO/bin/tungsten" ./cmd/tungsten || die "go build ./cmd/tungsten failed"
-	TUNGSTEN_BIN=$REPO/bin/tungsten
-fi
-[[ -x "$TUNGSTEN_BIN" ]] || die "TUNGSTEN_BIN=$TUNGSTEN_BIN is not an executable"
-
-# The runs are configured by flags only: drop TUNGSTEN_<flag> variables a
-# developer may have exported, which would silently change what is tested.
-for v in $(compgen -e | grep '^TUNGSTEN_' || true); do
-	case "$v" in TUNGSTEN_TEST_* | TUNGSTEN_BIN | TUNGSTEN_REALWORLD_DIR | TUNGSTEN_REPO) ;; *) unset "$v" ;; esac
-done
+npm_ci "$NEWMAN_DIR" .bin/newman
+ensure_binary
+scrub_env '^TUNGSTEN_'
 
 RUN_ID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tungsten-newman.XXXXXX")

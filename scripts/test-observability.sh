@@ -85,17 +85,8 @@ if [[ -z "$UP" ]]; then
 	fi
 fi
 
-# --- binary ---------------------------------------------------------------------------
-if [[ -z "${TUNGSTEN_BIN:-}" ]]; then
-	log "building bin/tungsten"
-	timeout 600 go build -o "$REPO/bin/tungsten" ./cmd/tungsten || die "go build ./cmd/tungsten failed"
-	TUNGSTEN_BIN=$REPO/bin/tungsten
-fi
-[[ -x "$TUNGSTEN_BIN" ]] || die "TUNGSTEN_BIN=$TUNGSTEN_BIN is not an executable"
-
-for v in $(compgen -e | grep -E '^(TUNGSTEN_|OTEL_)' || true); do
-	case "$v" in TUNGSTEN_TEST_* | TUNGSTEN_BIN | TUNGSTEN_REPO) ;; *) unset "$v" ;; esac
-done
+ensure_binary
+scrub_env '^(TUNGSTEN_|OTEL_)'
 
 RUN_ID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tungsten-obs.XXXXXX")

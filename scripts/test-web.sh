@@ -30,27 +30,9 @@ need_cmd node nodejs
 need_cmd curl curl
 command -v npm >/dev/null || die "npm not found (Node.js 18+ with npm is needed for playwright-core)"
 
-# npm ci only when package-lock.json changed since the last install.
-lock_sum=$(sha256sum "$WEB_DIR/package-lock.json" | cut -d' ' -f1)
-stamp=$WEB_DIR/node_modules/.tungsten-lock-sha256
-if [[ ! -d "$WEB_DIR/node_modules/playwright-core" || "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]]; then
-	log "installing playwright-core (npm ci in test/web)"
-	(cd "$WEB_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in test/web failed"
-	echo "$lock_sum" >"$stamp"
-fi
-
-# --- binary -----------------------------------------------------------------------------
-if [[ -z "${TUNGSTEN_BIN:-}" ]]; then
-	log "building bin/tungsten"
-	timeout 600 go build -o "$REPO/bin/tungsten" ./cmd/tungsten || die "go build ./cmd/tungsten failed"
-	TUNGSTEN_BIN=$REPO/bin/tungsten
-fi
-[[ -x "$TUNGSTEN_BIN" ]] || die "TUNGSTEN_BIN=$TUNGSTEN_BIN is not an executable"
-
-# Configured by flags only: drop TUNGSTEN_<flag> variables a developer may have exported.
-for v in $(compgen -e | grep '^TUNGSTEN_' || true); do
-	case "$v" in TUNGSTEN_TEST_* | TUNGSTEN_BIN | TUNGSTEN_REPO) ;; *) unset "$v" ;; esac
-done
+npm_ci "$WEB_DIR" playwright-core
+ensure_binary
+scrub_env '^TUNGSTEN_'
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tungsten-web.XXXXXX")
 on_exit "rm -rf '$WORK'"
