@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/app"
+	"github.com/tungsten-blog/tungsten/internal/loadgen"
 	"github.com/tungsten-blog/tungsten/internal/platform/config"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
@@ -31,6 +32,7 @@ const usage = `Tungsten: a cloud-native microservice blogging platform.
 Usage:
   tungsten serve [flags]     run the modules named by --target (default: all, the embedded default)
   tungsten migrate [flags]   apply database migrations of the targeted services and exit
+  tungsten loadtest [flags]  send weighted user scenarios to a deployment and check latency/error thresholds
   tungsten version           print the version
   tungsten help              show this help; "tungsten serve --help" lists every flag
 
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve", "migrate":
 		return serve(args[0], args[1:], stdout, stderr)
+	case "loadtest":
+		return loadtest(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "tungsten %s (revision %s)\n", version, revision)
 		return 0
@@ -141,6 +145,49 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := a.Run(ctx, started); err != nil {
 		log.Error("tungsten stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// loadtest runs `tungsten loadtest`: exit 0 when every threshold held, 1 when
+// one broke or the run failed, 2 on bad flags.
+func loadtest(args []string, stdout, stderr io.Writer) int {
+	var cfg loadgen.Config
+	fs := flag.NewFlagSet("tungsten loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit and --auth.login-account-limit.\n\nFlags (command line only):\n")
+		loadgen.PrintFlags(stdout, fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tungsten loadtest: unexpected argument %q (flags start with --)\n", fs.Arg(0))
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "tungsten loadtest: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.LoadTest(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tungsten loadtest: %v\n", err)
+		return 1
+	}
+	if err := cfg.WriteReport(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "tungsten loadtest: %v\n", err)
+		return 1
+	}
+	if len(rep.Violations) > 0 {
+		fmt.Fprintf(stderr, "tungsten loadtest: FAILED: %s\n", strings.Join(rep.Violations, "; "))
 		return 1
 	}
 	return 0

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/internal/app"
+	"github.com/tungsten-blog/tungsten/internal/loadgen"
 	"github.com/tungsten-blog/tungsten/internal/platform/config"
 )
 
@@ -119,4 +120,58 @@ func TestReadmeDocumentsEveryFlag(t *testing.T) {
 		row := "| `--" + f.Name + "` | `" + config.EnvName(f.Name) + "` |"
 		require.True(t, strings.Contains(string(readme), row), "README's configuration table lacks --%s", f.Name)
 	})
+}
+
+func loadtestFlags() *flag.FlagSet {
+	var cfg loadgen.Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	return fs
+}
+
+func TestLoadtestHelpAndReadmeListEveryFlag(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI("loadtest", "--help")
+	require.Equal(t, 0, code)
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	loadtestFlags().VisitAll(func(f *flag.Flag) {
+		require.Regexp(t, "(?m)^  --"+regexp.QuoteMeta(f.Name)+"( |$)", out, "flag %s", f.Name)
+		row := "| `--" + f.Name + "` | `" + f.DefValue + "` |"
+		require.Contains(t, string(readme), row, "README's loadtest table lacks --%s (or shows another default)", f.Name)
+	})
+	_, out, _ = runCLI("help")
+	require.Contains(t, out, "tungsten loadtest")
+}
+
+func TestLoadtestRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "ftp://x"}, "is not an http(s) URL"},
+		{[]string{"--rate", "0"}, "--rate or --workers must be positive"},
+		{[]string{"--scenario", "list=1,nope=2"}, `unknown scenario "nope"`},
+		{[]string{"--seed-users", "1"}, "users must be at least 2"},
+		{[]string{"--output", "xml"}, "want text or json"},
+		{[]string{"--duration", "0s"}, "--duration must be positive"},
+		{[]string{"extra"}, "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, errOut := runCLI(append([]string{"loadtest"}, tc.args...)...)
+			require.Equal(t, 2, code)
+			require.Contains(t, errOut, tc.want)
+		})
+	}
+}
+
+// A run against a port nobody listens on fails (exit 1) with a message, it
+// does not hang or report success.
+func TestLoadtestAgainstNothingFails(t *testing.T) {
+	t.Parallel()
+	code, _, errOut := runCLI("loadtest", "--url", "http://127.0.0.1:1", "--duration", "1s", "--timeout", "2s")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "tungsten loadtest:")
 }
