@@ -6,8 +6,9 @@ BIN      ?= bin/tungsten
 ARGS     ?=
 MODE     ?= embedded
 FUZZTIME ?= 10s
+SLO_MODE ?= all
 
-.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy
+.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy slo-gate bench loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
@@ -44,3 +45,12 @@ observability-up: ## run Tungsten distributed with Prometheus and Jaeger on loop
 
 test-deploy: ## Kubernetes/Argo CD/Terraform/workflows: render, strict decode, policy checks, actionlint
 	bash scripts/test-deploy.sh
+
+slo-gate: ## 60 s of the 90/10 mix at a fixed rate, embedded then distributed; fails on p95/p99/errors (SLO_MODE=all|embedded|distributed)
+	bash scripts/slo-gate.sh $(SLO_MODE)
+
+loadtest: build ## tungsten loadtest against a running deployment (ARGS="--url ... --rate ...")
+	./$(BIN) loadtest $(ARGS)
+
+bench: ## ceiling vs all-in-one vs distributed, closed and open loop; table, JSON, plot in test-artifacts/bench (BENCH_SHORT=1: short form)
+	bash scripts/bench.sh $(ARGS)

@@ -18,6 +18,9 @@
 #                   Prometheus and Jaeger (scripts/test-observability.sh)
 #  12. deploy       every Kustomize overlay rendered, decoded and policy-checked, Terraform
 #                   parsed, workflows linted, server-side dry run (scripts/test-deploy.sh)
+#  13. SLO gate     `tungsten loadtest`, a 90/10 mix open loop for 60 s against the embedded
+#                   default and the distributed deployment, failing on p95/p99/errors
+#                   (scripts/slo-gate.sh; rates and thresholds in docs/performance.md)
 #
 # Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
 # and whatever scripts/deps.sh and scripts/newman.sh read.
@@ -49,7 +52,7 @@ elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
 step_begin() {
 	CURRENT_STEP=$1
 	STEP_START=$EPOCHREALTIME
-	printf '\n==> [%d/12] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+	printf '\n==> [%d/13] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
 }
 
 step_end() {
@@ -136,4 +139,8 @@ step_end
 
 step_begin "deploy (kustomize, kube-apiserver)"
 bash scripts/test-deploy.sh
+step_end
+
+step_begin "SLO gate (loadtest, 60 s each shape)"
+bash scripts/slo-gate.sh all
 step_end

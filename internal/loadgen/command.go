@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type Config struct {
 	Timeout    time.Duration
 	Progress   time.Duration
 	Output     string
+	JSONReport string
 	MaxWorkers int
 }
 
@@ -54,6 +56,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "deadline of one request (a timeout counts as an error)")
 	fs.DurationVar(&c.Progress, "progress", 5*time.Second, "interval of the progress line on stderr")
 	fs.StringVar(&c.Output, "output", "text", "summary format on stdout: text or json")
+	fs.StringVar(&c.JSONReport, "json-report", "", "also write the JSON report to this file")
 	fs.IntVar(&c.MaxWorkers, "max-workers", 5000, "open loop: most requests in flight when the server falls behind")
 	c.Seed.Password = d.Password
 }
@@ -130,8 +133,22 @@ func LoadTest(ctx context.Context, cfg Config, progress io.Writer) (*Report, err
 	return rep, nil
 }
 
-// WriteReport prints the report in the configured format.
+// WriteReport prints the report in the configured format, and writes the
+// JSON report file when one is configured.
 func (c Config) WriteReport(w io.Writer, r *Report) error {
+	if c.JSONReport != "" {
+		f, err := os.Create(c.JSONReport)
+		if err != nil {
+			return fmt.Errorf("writing the JSON report: %w", err)
+		}
+		err = r.WriteJSON(f)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing the JSON report: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if c.Output == "json" {
 		return r.WriteJSON(w)
 	}

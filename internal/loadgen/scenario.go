@@ -252,3 +252,20 @@ func (m Mix) Names() []string {
 	}
 	return out
 }
+
+// Sample builds one request of the named scenario, as a run would send it
+// (the benchmark captures the answers to serve them from its ceiling).
+func Sample(baseURL string, ds *Dataset, name string) (*http.Request, error) {
+	for _, sc := range Scenarios() {
+		if sc.Name == name {
+			var t vegeta.Target
+			sc.fill(&state{base: strings.TrimRight(baseURL, "/"), ds: ds}, &t)
+			req, err := t.Request()
+			if err != nil {
+				return nil, fmt.Errorf("building a %s request: %w", name, err)
+			}
+			return req, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown scenario %q", name)
+}
