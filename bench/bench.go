@@ -42,7 +42,10 @@ type shapeResult struct {
 	IdleRSSMiB  map[string]float64       `json:"idle_rss_mib,omitempty"`
 	SeedSeconds float64                  `json:"seed_seconds,omitempty"`
 	Closed      map[string]loadgen.Stats `json:"closed_loop"`
-	Open        []openPoint              `json:"open_loop"`
+	// CPUMicros is CPU time per successful request, per process, in the
+	// closed-loop runs (µs; from /proc, 10 ms resolution over the run).
+	CPUMicros map[string]map[string]float64 `json:"cpu_us_per_request"`
+	Open      []openPoint                   `json:"open_loop"`
 }
 
 type openPoint struct {
@@ -221,8 +224,10 @@ func captureAnswers(ctx context.Context, base string, ds *loadgen.Dataset) (map[
 
 // measure runs every endpoint closed loop, then the mix open loop at each rate.
 func measure(ctx context.Context, o options, r *running, ds *loadgen.Dataset, stderr io.Writer) (*shapeResult, error) {
-	sr := &shapeResult{Name: r.name, ReadyMillis: float64(r.ready.Microseconds()) / 1000, Closed: map[string]loadgen.Stats{}}
+	sr := &shapeResult{Name: r.name, ReadyMillis: float64(r.ready.Microseconds()) / 1000, Closed: map[string]loadgen.Stats{},
+		CPUMicros: map[string]map[string]float64{}}
 	for _, e := range o.endpoints {
+		before := r.cpu()
 		rep, err := loadgen.Run(ctx, loadgen.RunConfig{BaseURL: r.baseURL, Workers: o.workers, Duration: o.duration,
 			Mix: loadgen.MustMix(e), Timeout: 5 * time.Second}, ds)
 		if err != nil {
@@ -233,6 +238,13 @@ func measure(ctx context.Context, o options, r *running, ds *loadgen.Dataset, st
 		}
 		t := rep.Total
 		sr.Closed[e] = t
+		if ok := float64(t.Requests - t.Errors); ok > 0 {
+			per := map[string]float64{}
+			for name, c := range r.cpu() {
+				per[name] = (c - before[name]) / ok * 1e6
+			}
+			sr.CPUMicros[e] = per
+		}
 		fmt.Fprintf(stderr, "bench: %-11s %-10s closed %3d workers: %8.0f req/s  p50 %8s  p99 %8s  errors %d\n",
 			r.name, e, o.workers, t.Throughput, t.P50, t.P99, t.Errors)
 	}

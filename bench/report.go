@@ -96,6 +96,33 @@ func markdown(res *results) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\n### Server CPU per request (closed loop, µs; all processes of the shape)\n\n| endpoint |")
+	sep = "|---|"
+	for _, s := range res.Shapes {
+		fmt.Fprintf(&b, " %s |", s.Name)
+		sep += "---:|"
+	}
+	b.WriteString("\n" + sep + "\n")
+	for _, e := range res.Endpoints {
+		fmt.Fprintf(&b, "| %s |", e)
+		for _, s := range res.Shapes {
+			total, parts := 0.0, []string{}
+			for _, name := range []string{"gateway", "auth", "users", "blog", "web"} {
+				if v, ok := s.CPUMicros[e][name]; ok && v > 0 {
+					parts = append(parts, fmt.Sprintf("%s %.0f", name, v))
+				}
+			}
+			for _, v := range s.CPUMicros[e] {
+				total += v
+			}
+			detail := ""
+			if len(parts) > 1 {
+				detail = " (" + strings.Join(parts, ", ") + ")"
+			}
+			fmt.Fprintf(&b, " %.0f%s |", total, detail)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("\n### Start-up\n\n| shape | ready | idle RSS per process (MiB) | seeding |\n|---|---:|---|---:|\n")
 	for _, s := range res.Shapes {
 		var rss []string

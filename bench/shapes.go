@@ -85,6 +85,27 @@ func (p *proc) rssMiB() float64 {
 	return 0
 }
 
+// cpuSeconds reads the user+system CPU time the process has used, from
+// /proc/<pid>/stat (clock ticks of 1/100 s on Linux).
+func (p *proc) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count from after it.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
+
 // waitReady polls every process's /readyz; it fails when one exits first.
 func waitReady(ctx context.Context, procs []*proc, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
@@ -131,6 +152,15 @@ type running struct {
 	baseURL string
 	procs   []*proc
 	ready   time.Duration // start to every /readyz answering 200
+}
+
+// cpu returns each process's CPU seconds so far.
+func (r *running) cpu() map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range r.procs {
+		out[p.name] = p.cpuSeconds()
+	}
+	return out
 }
 
 func (r *running) rss() map[string]float64 {
