@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/loadgen"
@@ -46,6 +47,18 @@ type shapeResult struct {
 	// closed-loop runs (µs; from /proc, 10 ms resolution over the run).
 	CPUMicros map[string]map[string]float64 `json:"cpu_us_per_request"`
 	Open      []openPoint                   `json:"open_loop"`
+	// LoadAvg is the machine's 1-minute load average before and after the
+	// shape was measured: other work on a shared machine shows here.
+	LoadAvg [2]string `json:"load_average_1m"`
+}
+
+func loadAvg1() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 type openPoint struct {
@@ -225,7 +238,8 @@ func captureAnswers(ctx context.Context, base string, ds *loadgen.Dataset) (map[
 // measure runs every endpoint closed loop, then the mix open loop at each rate.
 func measure(ctx context.Context, o options, r *running, ds *loadgen.Dataset, stderr io.Writer) (*shapeResult, error) {
 	sr := &shapeResult{Name: r.name, ReadyMillis: float64(r.ready.Microseconds()) / 1000, Closed: map[string]loadgen.Stats{},
-		CPUMicros: map[string]map[string]float64{}}
+		CPUMicros: map[string]map[string]float64{}, LoadAvg: [2]string{loadAvg1()}}
+	defer func() { sr.LoadAvg[1] = loadAvg1() }()
 	for _, e := range o.endpoints {
 		before := r.cpu()
 		rep, err := loadgen.Run(ctx, loadgen.RunConfig{BaseURL: r.baseURL, Workers: o.workers, Duration: o.duration,

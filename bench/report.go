@@ -123,7 +123,7 @@ func markdown(res *results) string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\n### Start-up\n\n| shape | ready | idle RSS per process (MiB) | seeding |\n|---|---:|---|---:|\n")
+	b.WriteString("\n### Start-up and machine load\n\n| shape | ready | idle RSS per process (MiB) | seeding | load average (1 min) before → after |\n|---|---:|---|---:|---|\n")
 	for _, s := range res.Shapes {
 		var rss []string
 		for _, name := range []string{"all-in-one", "gateway", "auth", "users", "blog", "web"} {
@@ -135,7 +135,7 @@ func markdown(res *results) string {
 		if s.SeedSeconds > 0 {
 			seed = fmt.Sprintf("%.1fs", s.SeedSeconds)
 		}
-		fmt.Fprintf(&b, "| %s | %.0f ms | %s | %s |\n", s.Name, s.ReadyMillis, strings.Join(rss, ", "), seed)
+		fmt.Fprintf(&b, "| %s | %.0f ms | %s | %s | %s → %s |\n", s.Name, s.ReadyMillis, strings.Join(rss, ", "), seed, s.LoadAvg[0], s.LoadAvg[1])
 	}
 	b.WriteString("\n")
 	return b.String()
