@@ -235,20 +235,49 @@ func captureAnswers(ctx context.Context, base string, ds *loadgen.Dataset) (map[
 	return out, nil
 }
 
-// measure runs every endpoint closed loop, then the mix open loop at each rate.
+// measure runs the read endpoints closed loop, then the mix open loop at
+// each rate, then the write endpoints closed loop: the writes add thousands
+// of rows, so they come last and every shape's reads and sweep see about the
+// seeded data set.
 func measure(ctx context.Context, o options, r *running, ds *loadgen.Dataset, stderr io.Writer) (*shapeResult, error) {
 	sr := &shapeResult{Name: r.name, ReadyMillis: float64(r.ready.Microseconds()) / 1000, Closed: map[string]loadgen.Stats{},
 		CPUMicros: map[string]map[string]float64{}, LoadAvg: [2]string{loadAvg1()}}
 	defer func() { sr.LoadAvg[1] = loadAvg1() }()
+	writes := map[string]bool{}
+	for _, sc := range loadgen.Scenarios() {
+		writes[sc.Name] = sc.Write
+	}
+	var reads, writeEndpoints []string
 	for _, e := range o.endpoints {
+		if writes[e] {
+			writeEndpoints = append(writeEndpoints, e)
+		} else {
+			reads = append(reads, e)
+		}
+	}
+	if err := closedLoop(ctx, o, r, ds, reads, sr, stderr); err != nil {
+		return nil, err
+	}
+	if err := sweep(ctx, o, r, ds, sr, stderr); err != nil {
+		return nil, err
+	}
+	if err := closedLoop(ctx, o, r, ds, writeEndpoints, sr, stderr); err != nil {
+		return nil, err
+	}
+	return sr, nil
+}
+
+// closedLoop measures each endpoint with o.workers workers for o.duration.
+func closedLoop(ctx context.Context, o options, r *running, ds *loadgen.Dataset, endpoints []string, sr *shapeResult, stderr io.Writer) error {
+	for _, e := range endpoints {
 		before := r.cpu()
 		rep, err := loadgen.Run(ctx, loadgen.RunConfig{BaseURL: r.baseURL, Workers: o.workers, Duration: o.duration,
 			Mix: loadgen.MustMix(e), Timeout: 5 * time.Second}, ds)
 		if err != nil {
-			return nil, fmt.Errorf("closed loop %s: %w", e, err)
+			return fmt.Errorf("closed loop %s: %w", e, err)
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		t := rep.Total
 		sr.Closed[e] = t
@@ -262,25 +291,41 @@ func measure(ctx context.Context, o options, r *running, ds *loadgen.Dataset, st
 		fmt.Fprintf(stderr, "bench: %-11s %-10s closed %3d workers: %8.0f req/s  p50 %8s  p99 %8s  errors %d\n",
 			r.name, e, o.workers, t.Throughput, t.P50, t.P99, t.Errors)
 	}
+	return nil
+}
+
+// sweep runs the 90/10 mix open loop at every rate.
+func sweep(ctx context.Context, o options, r *running, ds *loadgen.Dataset, sr *shapeResult, stderr io.Writer) error {
 	for _, rate := range o.rates {
 		rep, err := loadgen.Run(ctx, loadgen.RunConfig{BaseURL: r.baseURL, Rate: rate, Duration: o.sweepDuration,
 			Mix: loadgen.MustMix(loadgen.DefaultMix), Timeout: 5 * time.Second}, ds)
 		if err != nil {
-			return nil, fmt.Errorf("open loop at %d req/s: %w", rate, err)
+			return fmt.Errorf("open loop at %d req/s: %w", rate, err)
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		t := rep.Total
 		sr.Open = append(sr.Open, openPoint{Rate: rate, Stats: t})
 		fmt.Fprintf(stderr, "bench: %-11s mix 90/10  open %5d req/s: achieved %6.0f  p50 %8s  p95 %8s  p99 %8s  errors %d\n",
 			r.name, rate, t.Throughput, t.P50, t.P95, t.P99, t.Errors)
-		// Let a backlog from an overloaded rate drain before the next one.
+		// Past the point where most requests fail, higher rates only
+		// measure the timeout; stop the sweep for this shape.
+		if t.ErrorRatio > 0.5 {
+			fmt.Fprintf(stderr, "bench: %s fails %.0f%% of requests at %d req/s; higher rates skipped\n", r.name, 100*t.ErrorRatio, rate)
+			return nil
+		}
+		// Let a backlog from an overloaded rate drain before the next one
+		// (requests time out after 5 s).
+		pause := 2 * time.Second
+		if t.Errors > 0 {
+			pause = 6 * time.Second
+		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
+			return ctx.Err()
+		case <-time.After(pause):
 		}
 	}
-	return sr, nil
+	return nil
 }

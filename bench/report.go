@@ -88,7 +88,7 @@ func markdown(res *results) string {
 		fmt.Fprintf(&b, "| %d |", rate)
 		for _, s := range res.Shapes {
 			if i >= len(s.Open) {
-				b.WriteString(" | | | | |")
+				b.WriteString(" skipped | | | | |")
 				continue
 			}
 			st := s.Open[i].Stats
