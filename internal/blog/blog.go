@@ -164,7 +164,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 	s.consumer = events.NewConsumer(events.ConsumerConfig{
 		Name: eventsub.ConsumerName, Producer: "users", EventTypes: eventsub.EventTypes, Namespace: deps.Namespace,
-		Handler: eventsub.Handler(s.store, deps.Logger),
+		Handler: eventsub.Handler(s.store, deps.Cache, deps.Logger),
 	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
@@ -180,7 +180,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	svc := app.New(app.Config{
 		DefaultLimit: cfg.DefaultLimit, MaxLimit: cfg.MaxLimit, TagsLimit: cfg.TagsLimit,
 		ListCacheTTL: cfg.ListCacheTTL, UsersCooldown: cfg.UsersCooldown,
-	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Kick: s.relay.Kick, Logger: deps.Logger})
+	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Encoder: httpapi.Encoder{}, Kick: s.relay.Kick, Logger: deps.Logger})
 
 	rt := httpx.NewRouter()
 	httpapi.Register(rt, svc)

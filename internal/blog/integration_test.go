@@ -32,6 +32,9 @@ import (
 func checkListCache(t *testing.T, ts *testService) {
 	t.Helper()
 	jake, bob := ts.tokens.user(t, 1, "jake"), ts.tokens.user(t, 2, "bob")
+	// Known authors: pages whose authors cannot be resolved are not cached.
+	ts.users.add(1, "jake", "", 1)
+	ts.users.add(2, "bob", "", 1)
 	a := ts.create(jake, "First", "go")
 	titles := func(r response) []string {
 		var out []string

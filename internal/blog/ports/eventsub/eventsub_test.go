@@ -21,7 +21,7 @@ func TestHandler(t *testing.T) {
 			t.Parallel()
 			db := testenv.OpenDB(t, d, "blog", blog.Migrations)
 			store := sqlstore.New(db, nil, nil)
-			h := eventsub.Handler(store, slog.New(slog.DiscardHandler))
+			h := eventsub.Handler(store, nil, slog.New(slog.DiscardHandler))
 			apply := func(typ, data string) {
 				t.Helper()
 				err := db.Transact(t.Context(), func(tx *database.Tx) error {
