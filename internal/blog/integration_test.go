@@ -88,6 +88,22 @@ func checkListCache(t *testing.T, ts *testService) {
 	if got := page(); len(got) != 3 {
 		t.Fatalf("list %q", got)
 	}
+	// A viewer's flags are cached for them, and their own write resets them.
+	favorited := func() any {
+		for _, x := range ts.do("GET", "/api/articles", bob, nil).want(t, http.StatusOK).articles() {
+			if x["slug"] == a {
+				return x["favorited"]
+			}
+		}
+		return nil
+	}
+	if favorited() != true || favorited() != true {
+		t.Fatal("bob's favorite is not shown")
+	}
+	ts.do("DELETE", "/api/articles/"+a+"/favorite", bob, nil).want(t, http.StatusOK)
+	if got := favorited(); got != false {
+		t.Fatalf("bob's unfavorite is not visible to him at once: %v", got)
+	}
 }
 
 func TestListCacheMemory(t *testing.T) {

@@ -65,6 +65,25 @@ func (r Rendered) IDs(k SlotKind) []int64 {
 // Bytes writes the body for a viewer whose flags are favorited (article IDs)
 // and following (author IDs); nil maps mean false everywhere.
 func (r Rendered) Bytes(favorited, following map[int64]bool) []byte {
+	return r.BytesWith(r.Flags(favorited, following))
+}
+
+// Flags returns the value of every slot for a viewer's flags.
+func (r Rendered) Flags(favorited, following map[int64]bool) []bool {
+	out := make([]bool, len(r.Slots))
+	for i, s := range r.Slots {
+		switch s.Kind {
+		case SlotFavorited:
+			out[i] = favorited[s.ID]
+		case SlotFollowing:
+			out[i] = following[s.ID]
+		}
+	}
+	return out
+}
+
+// BytesWith writes the body with flags[i] in slot i (false past the end).
+func (r Rendered) BytesWith(flags []bool) []byte {
 	n := 0
 	for _, p := range r.Parts {
 		n += len(p)
@@ -75,14 +94,7 @@ func (r Rendered) Bytes(favorited, following map[int64]bool) []byte {
 		if i == len(r.Slots) {
 			break
 		}
-		on := false
-		switch s := r.Slots[i]; s.Kind {
-		case SlotFavorited:
-			on = favorited[s.ID]
-		case SlotFollowing:
-			on = following[s.ID]
-		}
-		out = strconv.AppendBool(out, on)
+		out = strconv.AppendBool(out, i < len(flags) && flags[i])
 	}
 	return out
 }

@@ -28,6 +28,7 @@ const (
 	GenKey           = "blog:gen"
 	listKeyPrefix    = "blog:list:"
 	articleKeyPrefix = "blog:article:"
+	flagsKeyPrefix   = "blog:flags:" // + viewer ID + ":" + the entry's key
 	tagsKey          = "blog:tags"
 	categoriesKey    = "blog:categories"
 )
@@ -183,7 +184,7 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 		sum := sha256.Sum256(canon)
 		key = listKeyPrefix + hex.EncodeToString(sum[:16])
 	}
-	r, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+	r, gen, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
 		page, err := s.repo.ListArticles(ctx, q)
 		if err != nil {
 			return Rendered{}, false, fmt.Errorf("listing articles: %w", err)
@@ -204,34 +205,50 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 	if r == nil {
 		return nil, err
 	}
-	return s.overlay(ctx, v, *r)
+	return s.overlay(ctx, v, key, gen, *r)
 }
 
 // cachedRendered returns the rendering cached under key or, on a miss, the
-// one load makes, which it caches when load says it may. The error is
-// returned as the second value when there is no rendering.
-func (s *Service) cachedRendered(ctx context.Context, key string, load func() (Rendered, bool, error)) (*Rendered, error) {
+// one load makes, which it caches when load says it may, and the generation
+// it belongs to ("" when it must not be cached).
+func (s *Service) cachedRendered(ctx context.Context, key string, load func() (Rendered, bool, error)) (*Rendered, string, error) {
 	payload, gen, hit := s.lookup(ctx, key)
 	if hit {
 		if r, err := UnmarshalRendered(payload); err == nil {
-			return &r, nil
+			return &r, gen, nil
 		}
 	}
 	r, cacheable, err := load()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if cacheable {
 		s.store(ctx, key, gen, r.MarshalBinary())
+	} else {
+		gen = ""
 	}
-	return &r, nil
+	return &r, gen, nil
 }
 
-// overlay writes the viewer's flags into a rendering: two queries for a
-// signed-in viewer (favorites, follows), none for anonymous ones.
-func (s *Service) overlay(ctx context.Context, v Viewer, r Rendered) ([]byte, error) {
+// overlay writes the viewer's flags into a rendering: none for anonymous
+// viewers; for a signed-in one, the flags cached for them and this entry
+// (key) in this generation, else two queries (favorites, follows) whose
+// answer is cached so. Favorites are blog writes and follows reach the blog
+// as events; both move the generation, so cached flags are never stale.
+func (s *Service) overlay(ctx context.Context, v Viewer, key, gen string, r Rendered) ([]byte, error) {
 	if v.ID == 0 || len(r.Slots) == 0 {
 		return r.Bytes(nil, nil), nil
+	}
+	flagsKey := ""
+	if key != "" && gen != "" {
+		flagsKey = flagsKeyPrefix + strconv.FormatInt(v.ID, 10) + ":" + key
+		if payload, cur, hit := s.lookup(ctx, flagsKey); hit && cur == gen && len(payload) == len(r.Slots) {
+			flags := make([]bool, len(payload))
+			for i, b := range payload {
+				flags[i] = b == '1'
+			}
+			return r.BytesWith(flags), nil
+		}
 	}
 	favorited, err := s.repo.FavoritedBy(ctx, v.ID, r.IDs(SlotFavorited))
 	if err != nil {
@@ -241,7 +258,18 @@ func (s *Service) overlay(ctx context.Context, v Viewer, r Rendered) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("loading follows: %w", err)
 	}
-	return r.Bytes(favorited, following), nil
+	flags := r.Flags(favorited, following)
+	if flagsKey != "" {
+		enc := make([]byte, len(flags))
+		for i, f := range flags {
+			enc[i] = '0'
+			if f {
+				enc[i] = '1'
+			}
+		}
+		s.store(ctx, flagsKey, gen, enc)
+	}
+	return r.BytesWith(flags), nil
 }
 
 func (s *Service) cacheOn() bool { return s.cache != nil && s.cfg.ListCacheTTL > 0 }
@@ -314,7 +342,7 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 		sum := sha256.Sum256([]byte(slug))
 		key = articleKeyPrefix + hex.EncodeToString(sum[:16])
 	}
-	r, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+	r, gen, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
 		a, err := s.repo.Article(ctx, slug)
 		if err != nil {
 			return Rendered{}, false, err
@@ -334,7 +362,7 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 	if r == nil {
 		return nil, err
 	}
-	return s.overlay(ctx, v, *r)
+	return s.overlay(ctx, v, key, gen, *r)
 }
 
 func (s *Service) articleView(ctx context.Context, v Viewer, a domain.Article) (ArticleView, error) {
