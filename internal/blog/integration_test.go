@@ -97,8 +97,10 @@ func checkListCache(t *testing.T, ts *testService) {
 		}
 		return nil
 	}
-	if favorited() != true || favorited() != true {
-		t.Fatal("bob's favorite is not shown")
+	for range 2 { // a miss, then a hit of the cached flags
+		if favorited() != true {
+			t.Fatal("bob's favorite is not shown")
+		}
 	}
 	ts.do("DELETE", "/api/articles/"+a+"/favorite", bob, nil).want(t, http.StatusOK)
 	if got := favorited(); got != false {
