@@ -461,11 +461,11 @@ func (a *App) initWeb(context.Context) (modules.Service, error) {
 }
 
 func (a *App) initGateway(context.Context) (modules.Service, error) {
-	backends := map[string]http.Handler{}
+	backends, local := map[string]http.Handler{}, map[string]bool{}
 	urls := map[string]string{Auth: a.cfg.AuthURL, Users: a.cfg.UsersURL, Blog: a.cfg.BlogURL, Web: a.cfg.WebURL}
 	for _, name := range []string{Auth, Users, Blog, Web} {
 		if h, ok := a.handlers[name]; ok {
-			backends[name] = h
+			backends[name], local[name] = h, true
 			continue
 		}
 		h, err := gateway.NewRemote(name, urls[name], a.log)
@@ -475,7 +475,7 @@ func (a *App) initGateway(context.Context) (modules.Service, error) {
 		backends[name] = h
 	}
 	gw, err := gateway.New(a.cfg.Gateway, gateway.Deps{
-		Backends: backends, Verifier: a.verifier, Limiter: a.limiter,
+		Backends: backends, Local: local, Verifier: a.verifier, Limiter: a.limiter,
 		Logger: a.serviceLogger(Gateway), Registerer: a.registerer(Gateway), Tracer: a.tracer(Gateway), Propagator: a.trc.Propagator,
 	})
 	if err != nil {

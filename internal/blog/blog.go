@@ -58,7 +58,7 @@ type Config struct {
 // RegisterFlags registers the options as flags named "blog.<option>", with
 // their defaults.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "how long a cached article list page may be served (0 disables the cache)")
+	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "how long a cached read (article lists, feed, article, tags, categories) may be served; every blog write invalidates them at once, so this bounds staleness only when an invalidation fails (0 disables the cache; ADR 0006)")
 	f.IntVar(&c.DefaultLimit, "blog.default-limit", 20, "articles per page when the client sets no limit")
 	f.IntVar(&c.MaxLimit, "blog.max-limit", 100, "largest limit a client may ask for")
 	f.IntVar(&c.TagsLimit, "blog.tags-limit", 200, "most tags GET /api/tags returns (most used first)")
@@ -164,7 +164,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 	s.consumer = events.NewConsumer(events.ConsumerConfig{
 		Name: eventsub.ConsumerName, Producer: "users", EventTypes: eventsub.EventTypes, Namespace: deps.Namespace,
-		Handler: eventsub.Handler(s.store, deps.Logger),
+		Handler: eventsub.Handler(s.store, deps.Cache, deps.Logger),
 	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
@@ -180,7 +180,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	svc := app.New(app.Config{
 		DefaultLimit: cfg.DefaultLimit, MaxLimit: cfg.MaxLimit, TagsLimit: cfg.TagsLimit,
 		ListCacheTTL: cfg.ListCacheTTL, UsersCooldown: cfg.UsersCooldown,
-	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Kick: s.relay.Kick, Logger: deps.Logger})
+	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Encoder: httpapi.Encoder{}, Kick: s.relay.Kick, Logger: deps.Logger})
 
 	rt := httpx.NewRouter()
 	httpapi.Register(rt, svc)

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tungsten-blog/tungsten/internal/blog"
+	"github.com/tungsten-blog/tungsten/internal/blog/app"
 	"github.com/tungsten-blog/tungsten/internal/blog/ports/eventsub"
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
@@ -32,6 +33,9 @@ import (
 func checkListCache(t *testing.T, ts *testService) {
 	t.Helper()
 	jake, bob := ts.tokens.user(t, 1, "jake"), ts.tokens.user(t, 2, "bob")
+	// Known authors: pages whose authors cannot be resolved are not cached.
+	ts.users.add(1, "jake", "", 1)
+	ts.users.add(2, "bob", "", 1)
 	a := ts.create(jake, "First", "go")
 	titles := func(r response) []string {
 		var out []string
@@ -83,6 +87,24 @@ func checkListCache(t *testing.T, ts *testService) {
 	ts.do("POST", "/api/articles/"+a+"/comments", bob, map[string]any{"comment": map[string]any{"body": "hi"}}).want(t, http.StatusOK)
 	if got := page(); len(got) != 3 {
 		t.Fatalf("list %q", got)
+	}
+	// A viewer's flags are cached for them, and their own write resets them.
+	favorited := func() any {
+		for _, x := range ts.do("GET", "/api/articles", bob, nil).want(t, http.StatusOK).articles() {
+			if x["slug"] == a {
+				return x["favorited"]
+			}
+		}
+		return nil
+	}
+	for range 2 { // a miss, then a hit of the cached flags
+		if favorited() != true {
+			t.Fatal("bob's favorite is not shown")
+		}
+	}
+	ts.do("DELETE", "/api/articles/"+a+"/favorite", bob, nil).want(t, http.StatusOK)
+	if got := favorited(); got != false {
+		t.Fatalf("bob's unfavorite is not visible to him at once: %v", got)
 	}
 }
 
@@ -278,4 +300,69 @@ func TestUsersEventsOverNATS(t *testing.T) {
 		var n int
 		return ts.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n) == nil && n == 0
 	})
+}
+
+// checkGenerationEviction proves that losing the generation counter (a Redis
+// eviction, the LRU) cannot bring back pages cached before a write: pages
+// cached before any write and after one are both unreachable afterwards.
+func checkGenerationEviction(t *testing.T, ts *testService, c cache.Cache) {
+	t.Helper()
+	jake := ts.tokens.user(t, 1, "jake")
+	ts.users.add(1, "jake", "", 1)
+	if n := ts.do("GET", "/api/articles", "", nil).want(t, http.StatusOK).count(); n != 0 {
+		t.Fatalf("%d articles before any write", n)
+	}
+	ts.do("GET", "/api/tags", "", nil).want(t, http.StatusOK)
+	slug := ts.create(jake, "Fresh", "new")
+	for range 2 {
+		if n := ts.do("GET", "/api/articles", "", nil).want(t, http.StatusOK).count(); n != 1 {
+			t.Fatalf("after the write: %d articles", n)
+		}
+		ts.do("GET", "/api/articles/"+slug, "", nil).want(t, http.StatusOK)
+	}
+	if _, err := ts.db.ExecContext(t.Context(), `UPDATE articles SET title = 'Changed behind the cache'`); err != nil {
+		t.Fatal(err)
+	}
+	c.Delete(t.Context(), app.GenKey) // evicted
+	r := ts.do("GET", "/api/articles", "", nil).want(t, http.StatusOK)
+	if r.count() != 1 || r.articles()[0]["title"] != "Changed behind the cache" {
+		t.Fatalf("a page cached before the eviction came back: %s", r.raw)
+	}
+	if got := ts.do("GET", "/api/articles/"+slug, "", nil).want(t, http.StatusOK).article()["title"]; got != "Changed behind the cache" {
+		t.Fatalf("an article cached before the eviction came back: %v", got)
+	}
+	if tags := ts.do("GET", "/api/tags", "", nil).body["tags"].([]any); !slices.Contains(tags, any("new")) {
+		t.Fatalf("tags cached before any write came back: %v", tags)
+	}
+	// And the cache works again after the eviction.
+	if _, err := ts.db.ExecContext(t.Context(), `UPDATE articles SET title = 'Behind again'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.do("GET", "/api/articles", "", nil).articles()[0]["title"]; got != "Changed behind the cache" {
+		t.Fatalf("not cached after the eviction: %v", got)
+	}
+}
+
+func TestGenerationEvictionMemory(t *testing.T) {
+	t.Parallel()
+	c := cache.NewMemory(1000, nil)
+	checkGenerationEviction(t, newTestService(t, withCache(c)), c)
+}
+
+func TestGenerationEvictionRedis(t *testing.T) {
+	t.Parallel()
+	opts, err := redis.ParseURL(testenv.URL(t, testenv.EnvRedis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	prefix := testenv.Name("blogevict") + ":"
+	t.Cleanup(func() {
+		if keys, _ := client.Keys(context.Background(), prefix+"*").Result(); len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	c := cache.NewRedis(client, prefix, slog.New(slog.DiscardHandler), nil)
+	checkGenerationEviction(t, newTestService(t, withCache(c)), c)
 }

@@ -101,9 +101,10 @@ func (c *Config) Validate() error {
 
 // Deps are the gateway's collaborators. Backends maps each service name to
 // its handler: the service itself when it runs in this process, a reverse
-// proxy (NewRemote) otherwise.
+// proxy (NewRemote) otherwise; Local names the ones in this process.
 type Deps struct {
 	Backends   map[string]http.Handler
+	Local      map[string]bool
 	Verifier   *authn.Verifier
 	Limiter    ratelimit.Limiter
 	Logger     *slog.Logger
@@ -123,7 +124,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		if !ok {
 			return nil, fmt.Errorf("gateway: no backend for %s (route %q)", backend, pattern)
 		}
-		mux.Handle(pattern, forward(cfg, deps.Tracer, deps.Propagator, backend, h))
+		local := deps.Local[backend]
+		mux.Handle(pattern, forward(cfg, deps.Tracer, deps.Propagator, backend, local, h))
 	}
 	mux.HandleFunc("/api/", httpx.NotFound)
 
@@ -164,8 +166,11 @@ func clientIP(cfg Config, r *http.Request) string {
 // forward hands the request to a backend with the headers services rely on:
 // the client IP, the request ID and, as trace parent, a client span of the
 // hop (so the trace shows the time spent between gateway and backend).
-func forward(cfg Config, tracer trace.Tracer, prop propagation.TextMapPropagator, backend string, next http.Handler) http.Handler {
+func forward(cfg Config, tracer trace.Tracer, prop propagation.TextMapPropagator, backend string, local bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if local {
+			httpx.HandOff(r.Context(), backend)
+		}
 		r.Header.Set("X-Real-Ip", clientIP(cfg, r))
 		if id := w.Header().Get(httpx.RequestIDHeader); id != "" {
 			r.Header.Set(httpx.RequestIDHeader, id)

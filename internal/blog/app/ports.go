@@ -37,6 +37,15 @@ type Repository interface {
 	Following(ctx context.Context, followerID int64, ids []int64) (map[int64]bool, error)
 }
 
+// Encoder renders views as the public API's JSON bodies, leaving the
+// viewer's flags (favorited, following) as slots; the HTTP port provides it.
+// Views passed to it carry an anonymous viewer's flags.
+type Encoder interface {
+	List(ArticleList) Rendered
+	Article(ArticleView) Rendered
+	Tags([]string) Rendered
+}
+
 // Profiles looks profiles up in the users service: the synchronous fallback
 // when the read model misses. Unknown IDs and usernames are simply absent.
 type Profiles interface {

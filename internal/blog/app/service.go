@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,14 +19,18 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 )
 
-// Cache keys. Every article, favorite and comment write increments GenKey;
-// cached values are stored under keys holding the generation they were read
-// at, so a write makes all of them unreachable at once (they then expire).
+// Cache keys. Every article, favorite and comment write, and every change
+// to an author's profile or follows applied from the users events,
+// increments GenKey. Cached values are stamped with the generation they
+// were read at and served only while it is current, so a write makes all of
+// them stale at once (they then expire). See ADR 0006.
 const (
-	GenKey            = "blog:gen"
-	listKeyPrefix     = "blog:list:"
-	tagsKeyPrefix     = "blog:tags:"
-	categoryKeyPrefix = "blog:categories:"
+	GenKey           = "blog:gen"
+	listKeyPrefix    = "blog:list:"
+	articleKeyPrefix = "blog:article:"
+	flagsKeyPrefix   = "blog:flags:" // + viewer ID + ":" + the entry's key
+	tagsKey          = "blog:tags"
+	categoriesKey    = "blog:categories"
 )
 
 // Config tunes the use cases.
@@ -42,7 +47,8 @@ type Deps struct {
 	Repo     Repository
 	Profiles Profiles
 	Cache    cache.Cache
-	Kick     func() // wakes the outbox relay after a commit
+	Encoder  Encoder // renders the JSON bodies of reads; required
+	Kick     func()  // wakes the outbox relay after a commit
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -53,6 +59,7 @@ type Service struct {
 	repo      Repository
 	profiles  Profiles
 	cache     cache.Cache
+	enc       Encoder
 	kick      func()
 	log       *slog.Logger
 	now       func() time.Time
@@ -62,7 +69,7 @@ type Service struct {
 // New returns the use cases.
 func New(cfg Config, deps Deps) *Service {
 	s := &Service{cfg: cfg, repo: deps.Repo, profiles: deps.Profiles, cache: deps.Cache,
-		kick: deps.Kick, log: deps.Logger, now: deps.Now}
+		enc: deps.Encoder, kick: deps.Kick, log: deps.Logger, now: deps.Now}
 	if s.kick == nil {
 		s.kick = func() {}
 	}
@@ -108,102 +115,214 @@ func (s *Service) checkPage(limit, offset int) error {
 	return nil
 }
 
-// ListArticles returns a page of articles, newest first. Unknown usernames
-// in author or favorited give an empty list. The viewer-independent part
-// (rows and count) is cached; authors and the viewer's flags are laid over it.
-func (s *Service) ListArticles(ctx context.Context, v Viewer, p ListParams) (ArticleList, error) {
+// listQuery turns the client's filters into a query; ok is false when
+// nothing can match (unknown usernames, filters no stored text can equal).
+func (s *Service) listQuery(ctx context.Context, p ListParams) (q domain.ListQuery, ok bool, err error) {
 	if err := s.checkPage(p.Limit, p.Offset); err != nil {
-		return ArticleList{}, err
+		return q, false, err
 	}
 	if utf8.RuneCountInString(p.Query) > domain.MaxQueryRunes {
-		return ArticleList{}, errs.Invalid(fmt.Sprintf("q is too long (maximum is %d characters)", domain.MaxQueryRunes))
+		return q, false, errs.Invalid(fmt.Sprintf("q is too long (maximum is %d characters)", domain.MaxQueryRunes))
 	}
-	empty := ArticleList{Articles: []ArticleView{}}
-	q := domain.ListQuery{Tag: p.Tag, Category: p.Category, Limit: p.Limit, Offset: p.Offset}
+	q = domain.ListQuery{Tag: p.Tag, Category: p.Category, Limit: p.Limit, Offset: p.Offset}
 	for _, f := range []string{p.Tag, p.Author, p.Favorited, p.Category} {
 		if !matchable(f) {
-			return empty, nil // nothing stored can equal it
+			return q, false, nil // nothing stored can equal it
 		}
 	}
 	if strings.TrimSpace(p.Query) != "" {
 		if q.Terms = domain.SearchTerms(p.Query); len(q.Terms) == 0 {
-			return empty, nil // only punctuation: nothing to look for
+			return q, false, nil // only punctuation: nothing to look for
 		}
 	}
-	var ok bool
 	if p.Author != "" {
 		if q.AuthorID, ok = s.resolveUsername(ctx, p.Author); !ok {
-			return empty, nil
+			return q, false, nil
 		}
 	}
 	if p.Favorited != "" {
 		if q.FavoritedBy, ok = s.resolveUsername(ctx, p.Favorited); !ok {
-			return empty, nil
+			return q, false, nil
 		}
 	}
-	page, err := s.cachedList(ctx, q)
-	if err != nil {
-		return ArticleList{}, err
-	}
-	return s.articleViews(ctx, v, page)
+	return q, true, nil
 }
 
-// Feed returns articles by the authors the viewer follows, newest first.
-func (s *Service) Feed(ctx context.Context, v Viewer, limit, offset int) (ArticleList, error) {
-	if err := s.checkPage(limit, offset); err != nil {
-		return ArticleList{}, err
-	}
-	page, err := s.repo.ListArticles(ctx, domain.ListQuery{FollowedBy: v.ID, Limit: limit, Offset: offset})
+// ListArticles returns a page of articles, newest first, as the API's JSON
+// body. Unknown usernames in author or favorited give an empty list.
+func (s *Service) ListArticles(ctx context.Context, v Viewer, p ListParams) ([]byte, error) {
+	q, ok, err := s.listQuery(ctx, p)
 	if err != nil {
-		return ArticleList{}, fmt.Errorf("reading feed: %w", err)
+		return nil, err
 	}
-	return s.articleViews(ctx, v, page)
+	if !ok {
+		return s.enc.List(ArticleList{Articles: []ArticleView{}}).Bytes(nil, nil), nil
+	}
+	return s.renderedList(ctx, v, q)
+}
+
+// Feed returns articles by the authors the viewer follows, newest first, as
+// the API's JSON body.
+func (s *Service) Feed(ctx context.Context, v Viewer, limit, offset int) ([]byte, error) {
+	if err := s.checkPage(limit, offset); err != nil {
+		return nil, err
+	}
+	return s.renderedList(ctx, v, domain.ListQuery{FollowedBy: v.ID, Limit: limit, Offset: offset})
 }
 
 // matchable reports whether a filter value could equal stored text.
 func matchable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
-type cachedPage struct {
-	Articles []domain.Article `json:"a"`
-	Total    int64            `json:"t"`
-}
-
-func (s *Service) cachedList(ctx context.Context, q domain.ListQuery) (domain.Page, error) {
+// renderedList serves a page from its cached rendering (one cache round
+// trip, no decode, no author query) and lays the viewer's flags over it. A
+// page is rendered for an anonymous viewer, so one entry serves everyone;
+// the feed's query names its viewer, so feed pages are cached per viewer.
+func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery) ([]byte, error) {
 	key := ""
-	if s.cache != nil && s.cfg.ListCacheTTL > 0 {
+	if s.cacheOn() {
 		canon, _ := json.Marshal(q)
 		sum := sha256.Sum256(canon)
-		key = listKeyPrefix + s.generation(ctx) + ":" + hex.EncodeToString(sum[:16])
-		if b, ok := s.cache.Get(ctx, key); ok {
-			var c cachedPage
-			if err := json.Unmarshal(b, &c); err == nil {
-				return domain.Page{Articles: c.Articles, Total: c.Total}, nil
+		key = listKeyPrefix + hex.EncodeToString(sum[:16])
+	}
+	r, gen, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+		page, err := s.repo.ListArticles(ctx, q)
+		if err != nil {
+			return Rendered{}, false, fmt.Errorf("listing articles: %w", err)
+		}
+		list, complete, err := s.articleViews(ctx, Viewer{}, page)
+		if err != nil {
+			return Rendered{}, false, err
+		}
+		if !complete && v.ID != 0 {
+			// An author is unknown to the read model and to users: the
+			// viewer's own name may stand in for it, so render for them.
+			if list, _, err = s.articleViews(ctx, v, page); err != nil {
+				return Rendered{}, false, err
 			}
 		}
+		return s.enc.List(list), complete, nil
+	})
+	if r == nil {
+		return nil, err
 	}
-	page, err := s.repo.ListArticles(ctx, q)
-	if err != nil {
-		return domain.Page{}, fmt.Errorf("listing articles: %w", err)
-	}
-	if key != "" {
-		if b, err := json.Marshal(cachedPage{Articles: page.Articles, Total: page.Total}); err == nil {
-			s.cache.Set(ctx, key, b, s.cfg.ListCacheTTL)
-		}
-	}
-	return page, nil
+	return s.overlay(ctx, v, key, gen, *r)
 }
 
-// generation returns the current cache generation ("0" before any write).
-func (s *Service) generation(ctx context.Context) string {
-	if b, ok := s.cache.Get(ctx, GenKey); ok {
-		return string(b)
+// cachedRendered returns the rendering cached under key or, on a miss, the
+// one load makes, which it caches when load says it may, and the generation
+// it belongs to ("" when it must not be cached).
+func (s *Service) cachedRendered(ctx context.Context, key string, load func() (Rendered, bool, error)) (*Rendered, string, error) {
+	payload, gen, hit := s.lookup(ctx, key)
+	if hit {
+		if r, err := UnmarshalRendered(payload); err == nil {
+			return &r, gen, nil
+		}
 	}
-	return "0"
+	r, cacheable, err := load()
+	if err != nil {
+		return nil, "", err
+	}
+	if cacheable {
+		s.store(ctx, key, gen, r.MarshalBinary())
+	} else {
+		gen = ""
+	}
+	return &r, gen, nil
+}
+
+// overlay writes the viewer's flags into a rendering: none for anonymous
+// viewers; for a signed-in one, the flags cached for them and this entry
+// (key) in this generation, else two queries (favorites, follows) whose
+// answer is cached so. Favorites are blog writes and follows reach the blog
+// as events; both move the generation, so cached flags are never stale.
+func (s *Service) overlay(ctx context.Context, v Viewer, key, gen string, r Rendered) ([]byte, error) {
+	if v.ID == 0 || len(r.Slots) == 0 {
+		return r.Bytes(nil, nil), nil
+	}
+	flagsKey := ""
+	if key != "" && gen != "" {
+		flagsKey = flagsKeyPrefix + strconv.FormatInt(v.ID, 10) + ":" + key
+		if payload, cur, hit := s.lookup(ctx, flagsKey); hit && cur == gen && len(payload) == len(r.Slots) {
+			flags := make([]bool, len(payload))
+			for i, b := range payload {
+				flags[i] = b == '1'
+			}
+			return r.BytesWith(flags), nil
+		}
+	}
+	favorited, err := s.repo.FavoritedBy(ctx, v.ID, r.IDs(SlotFavorited))
+	if err != nil {
+		return nil, fmt.Errorf("loading favorites: %w", err)
+	}
+	following, err := s.repo.Following(ctx, v.ID, r.IDs(SlotFollowing))
+	if err != nil {
+		return nil, fmt.Errorf("loading follows: %w", err)
+	}
+	flags := r.Flags(favorited, following)
+	if flagsKey != "" {
+		enc := make([]byte, len(flags))
+		for i, f := range flags {
+			enc[i] = '0'
+			if f {
+				enc[i] = '1'
+			}
+		}
+		s.store(ctx, flagsKey, gen, enc)
+	}
+	return r.BytesWith(flags), nil
+}
+
+func (s *Service) cacheOn() bool { return s.cache != nil && s.cfg.ListCacheTTL > 0 }
+
+// lookup reads the generation counter and key in one round trip. A hit is
+// an entry stamped with the current generation; gen is the generation a
+// value loaded now may be stored under ("" when it must not be stored).
+// When the counter is missing (evicted, or never written) it is started
+// afresh: Incr starts missing counters from a clock value, never from a
+// number an earlier counter had, so entries stamped before the eviction
+// can never match again.
+func (s *Service) lookup(ctx context.Context, key string) (payload []byte, gen string, hit bool) {
+	if key == "" {
+		return nil, "", false
+	}
+	vals := s.cache.GetMany(ctx, GenKey, key)
+	cur := vals[0]
+	if cur == nil {
+		n, err := s.cache.Incr(ctx, GenKey)
+		if err != nil {
+			return nil, "", false
+		}
+		return nil, strconv.FormatInt(n, 10), false
+	}
+	stamp, body, ok := splitEntry(vals[1])
+	if ok && string(stamp) == string(cur) {
+		return body, string(cur), true
+	}
+	return nil, string(cur), false
+}
+
+// store caches payload stamped with gen.
+func (s *Service) store(ctx context.Context, key, gen string, payload []byte) {
+	if key == "" || gen == "" {
+		return
+	}
+	entry := binary.AppendUvarint(make([]byte, 0, len(gen)+len(payload)+2), uint64(len(gen)))
+	entry = append(append(entry, gen...), payload...)
+	s.cache.Set(ctx, key, entry, s.cfg.ListCacheTTL)
+}
+
+// splitEntry splits a cache entry into its generation stamp and payload.
+func splitEntry(b []byte) (stamp, payload []byte, ok bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return nil, nil, false
+	}
+	return b[w : w+int(n)], b[w+int(n):], true
 }
 
 // changed runs after every committed write: it invalidates cached lists and
 // wakes the outbox relay. A cache failure is logged; cached pages then live
-// until their TTL.
+// until their TTL (or until the blog-cache consumer's retry lands).
 func (s *Service) changed(ctx context.Context) {
 	if s.cache != nil {
 		if _, err := s.cache.Incr(ctx, GenKey); err != nil {
@@ -213,20 +332,41 @@ func (s *Service) changed(ctx context.Context) {
 	s.kick()
 }
 
-// Article returns one article with its body.
-func (s *Service) Article(ctx context.Context, v Viewer, slug string) (ArticleView, error) {
+// Article returns one article with its body, as the API's JSON body.
+func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, error) {
 	if !matchable(slug) {
-		return ArticleView{}, errs.NotFound("article")
+		return nil, errs.NotFound("article")
 	}
-	a, err := s.repo.Article(ctx, slug)
-	if err != nil {
-		return ArticleView{}, err
+	key := ""
+	if s.cacheOn() {
+		sum := sha256.Sum256([]byte(slug))
+		key = articleKeyPrefix + hex.EncodeToString(sum[:16])
 	}
-	return s.articleView(ctx, v, a)
+	r, gen, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+		a, err := s.repo.Article(ctx, slug)
+		if err != nil {
+			return Rendered{}, false, err
+		}
+		page := domain.Page{Articles: []domain.Article{a}, Total: 1}
+		list, complete, err := s.articleViews(ctx, Viewer{}, page)
+		if err != nil {
+			return Rendered{}, false, err
+		}
+		if !complete && v.ID != 0 {
+			if list, _, err = s.articleViews(ctx, v, page); err != nil {
+				return Rendered{}, false, err
+			}
+		}
+		return s.enc.Article(list.Articles[0]), complete, nil
+	})
+	if r == nil {
+		return nil, err
+	}
+	return s.overlay(ctx, v, key, gen, *r)
 }
 
 func (s *Service) articleView(ctx context.Context, v Viewer, a domain.Article) (ArticleView, error) {
-	list, err := s.articleViews(ctx, v, domain.Page{Articles: []domain.Article{a}, Total: 1})
+	list, _, err := s.articleViews(ctx, v, domain.Page{Articles: []domain.Article{a}, Total: 1})
 	if err != nil {
 		return ArticleView{}, err
 	}
@@ -235,10 +375,12 @@ func (s *Service) articleView(ctx context.Context, v Viewer, a domain.Article) (
 
 // articleViews lays authors and the viewer's flags over a page: one query
 // each for authors, following and favorited, whatever the page size.
-func (s *Service) articleViews(ctx context.Context, v Viewer, page domain.Page) (ArticleList, error) {
-	out := ArticleList{Articles: make([]ArticleView, len(page.Articles)), Total: page.Total}
+// complete is false when an author was found neither in the read model nor
+// in the users service (the stored username stood in).
+func (s *Service) articleViews(ctx context.Context, v Viewer, page domain.Page) (out ArticleList, complete bool, err error) {
+	out = ArticleList{Articles: make([]ArticleView, len(page.Articles)), Total: page.Total}
 	if len(page.Articles) == 0 {
-		return out, nil
+		return out, true, nil
 	}
 	refs := make([]authorRef, len(page.Articles))
 	ids := make([]int64, len(page.Articles))
@@ -246,18 +388,18 @@ func (s *Service) articleViews(ctx context.Context, v Viewer, page domain.Page) 
 		refs[i] = authorRef{id: a.AuthorID, username: a.AuthorUsername}
 		ids[i] = a.ID
 	}
-	authors, err := s.authorViews(ctx, v, refs)
+	authors, complete, err := s.authorViews(ctx, v, refs)
 	if err != nil {
-		return ArticleList{}, err
+		return ArticleList{}, false, err
 	}
 	favorited, err := s.repo.FavoritedBy(ctx, v.ID, ids)
 	if err != nil {
-		return ArticleList{}, fmt.Errorf("loading favorites: %w", err)
+		return ArticleList{}, false, fmt.Errorf("loading favorites: %w", err)
 	}
 	for i, a := range page.Articles {
 		out.Articles[i] = ArticleView{Article: a, Author: authors[a.AuthorID], Favorited: favorited[a.ID]}
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // authorRef names an author and the username stored with their writing.
@@ -269,8 +411,8 @@ type authorRef struct {
 // authorViews resolves authors from the read model, falling back to the
 // users service for the ones it misses (and remembering what it returns).
 // When both miss, the username stored with the article or comment stands in,
-// so reads keep working while the users service is down.
-func (s *Service) authorViews(ctx context.Context, v Viewer, refs []authorRef) (map[int64]AuthorView, error) {
+// so reads keep working while the users service is down; complete is then false.
+func (s *Service) authorViews(ctx context.Context, v Viewer, refs []authorRef) (map[int64]AuthorView, bool, error) {
 	ids := make([]int64, 0, len(refs))
 	seen := map[int64]bool{}
 	for _, r := range refs {
@@ -281,7 +423,7 @@ func (s *Service) authorViews(ctx context.Context, v Viewer, refs []authorRef) (
 	}
 	profiles, err := s.repo.Authors(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("loading authors: %w", err)
+		return nil, false, fmt.Errorf("loading authors: %w", err)
 	}
 	var missing []int64
 	for _, id := range ids {
@@ -296,8 +438,9 @@ func (s *Service) authorViews(ctx context.Context, v Viewer, refs []authorRef) (
 	}
 	following, err := s.repo.Following(ctx, v.ID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("loading follows: %w", err)
+		return nil, false, fmt.Errorf("loading follows: %w", err)
 	}
+	complete := true
 	out := make(map[int64]AuthorView, len(ids))
 	for _, r := range refs {
 		if _, done := out[r.id]; done {
@@ -306,12 +449,15 @@ func (s *Service) authorViews(ctx context.Context, v Viewer, refs []authorRef) (
 		av := AuthorView{Username: r.username, Following: following[r.id]}
 		if p, ok := profiles[r.id]; ok {
 			av.Username, av.Bio, av.Image = p.Username, p.Bio, p.Image
-		} else if r.id == v.ID && v.Username != "" {
-			av.Username = v.Username // the viewer's token is fresher than a stored name
+		} else {
+			complete = false
+			if r.id == v.ID && v.Username != "" {
+				av.Username = v.Username // the viewer's token is fresher than a stored name
+			}
 		}
 		out[r.id] = av
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // fetchProfiles asks the users service and saves what it returns in the read

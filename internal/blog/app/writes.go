@@ -159,7 +159,7 @@ func (s *Service) commentViews(ctx context.Context, v Viewer, cs []domain.Commen
 	for i, c := range cs {
 		refs[i] = authorRef{id: c.AuthorID, username: c.AuthorUsername}
 	}
-	authors, err := s.authorViews(ctx, v, refs)
+	authors, _, err := s.authorViews(ctx, v, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -187,37 +187,44 @@ func (s *Service) DeleteComment(ctx context.Context, v Viewer, slug string, id i
 	return nil
 }
 
-// Tags returns the tags in use, most used first.
-func (s *Service) Tags(ctx context.Context) ([]string, error) {
-	return cached(ctx, s, tagsKeyPrefix, func() ([]string, error) { return s.repo.Tags(ctx, s.cfg.TagsLimit) })
+// Tags returns the tags in use, most used first, as the API's JSON body.
+func (s *Service) Tags(ctx context.Context) ([]byte, error) {
+	key := ""
+	if s.cacheOn() {
+		key = tagsKey
+	}
+	r, _, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+		tags, err := s.repo.Tags(ctx, s.cfg.TagsLimit)
+		if err != nil {
+			return Rendered{}, false, fmt.Errorf("loading tags: %w", err)
+		}
+		return s.enc.Tags(tags), true, nil
+	})
+	if r == nil {
+		return nil, err
+	}
+	return r.Bytes(nil, nil), nil
 }
 
 // Categories returns every category with its number of articles.
 func (s *Service) Categories(ctx context.Context) ([]domain.Category, error) {
-	return cached(ctx, s, categoryKeyPrefix, func() ([]domain.Category, error) { return s.repo.Categories(ctx) })
-}
-
-// cached serves load's result from the cache under prefix+generation.
-func cached[T any](ctx context.Context, s *Service, prefix string, load func() (T, error)) (T, error) {
 	key := ""
-	if s.cache != nil && s.cfg.ListCacheTTL > 0 {
-		key = prefix + s.generation(ctx)
-		if b, ok := s.cache.Get(ctx, key); ok {
-			var v T
-			if err := json.Unmarshal(b, &v); err == nil {
-				return v, nil
-			}
+	if s.cacheOn() {
+		key = categoriesKey
+	}
+	payload, gen, hit := s.lookup(ctx, key)
+	if hit {
+		var cs []domain.Category
+		if err := json.Unmarshal(payload, &cs); err == nil {
+			return cs, nil
 		}
 	}
-	v, err := load()
+	cs, err := s.repo.Categories(ctx)
 	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("loading %s: %w", strings.Trim(prefix, ":"), err)
+		return nil, fmt.Errorf("loading categories: %w", err)
 	}
-	if key != "" {
-		if b, err := json.Marshal(v); err == nil {
-			s.cache.Set(ctx, key, b, s.cfg.ListCacheTTL)
-		}
+	if b, err := json.Marshal(cs); err == nil {
+		s.store(ctx, key, gen, b)
 	}
-	return v, nil
+	return cs, nil
 }

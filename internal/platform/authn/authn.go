@@ -6,9 +6,11 @@ package authn
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,13 +73,31 @@ type Verifier struct {
 
 	mu          sync.RWMutex
 	keys        map[string]ed25519.PublicKey
+	verified    map[[sha256.Size]byte]verifiedToken // by the token's SHA-256
 	lastRefresh time.Time
 	refreshMu   sync.Mutex
 }
 
+// verifiedToken is a token that passed Verify, remembered until until.
+type verifiedToken struct {
+	p     Principal // without Token
+	until time.Time
+}
+
+// Bounds of the verified-token cache: a token is checked again after
+// verifiedTTL (and at once after a key set change), and at most
+// maxVerified tokens are remembered, so any cost of a flood of distinct
+// tokens stays bounded.
+const (
+	leeway      = 30 * time.Second // clock skew allowed on exp and iat
+	verifiedTTL = time.Minute
+	maxVerified = 10_000
+)
+
 // NewVerifier returns a verifier that loads keys from source on demand.
 func NewVerifier(source KeySource) *Verifier {
-	return &Verifier{source: source, minRefresh: 5 * time.Second, now: time.Now, keys: map[string]ed25519.PublicKey{}}
+	return &Verifier{source: source, minRefresh: 5 * time.Second, now: time.Now, keys: map[string]ed25519.PublicKey{},
+		verified: map[[sha256.Size]byte]verifiedToken{}}
 }
 
 // SetKeys replaces the key set (used after a fetch, and by tests).
@@ -94,6 +114,9 @@ func (v *Verifier) SetKeys(set JWKS) error {
 		keys[k.Kid] = ed25519.PublicKey(raw)
 	}
 	v.mu.Lock()
+	if !maps.EqualFunc(v.keys, keys, func(a, b ed25519.PublicKey) bool { return a.Equal(b) }) {
+		clear(v.verified) // a withdrawn key must stop admitting its tokens
+	}
 	v.keys = keys
 	v.mu.Unlock()
 	return nil
@@ -143,8 +166,48 @@ func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, erro
 }
 
 // Verify checks a token's signature (EdDSA only; "none" and every other
-// algorithm are refused), key, issuer, audience and expiry.
+// algorithm are refused), key, issuer, audience and expiry. A token that
+// passed is remembered (by its hash) for a minute at most and never past its
+// expiry (with the leeway), so a client's next requests skip the signature check.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	sum := sha256.Sum256([]byte(raw))
+	now := v.now()
+	v.mu.RLock()
+	hit, ok := v.verified[sum]
+	v.mu.RUnlock()
+	if ok && now.Before(hit.until) {
+		p := hit.p
+		p.Token = raw
+		return p, nil
+	}
+	p, exp, err := v.verify(ctx, raw)
+	if err != nil {
+		return Principal{}, err
+	}
+	until := now.Add(verifiedTTL)
+	if exp = exp.Add(leeway); exp.Before(until) {
+		until = exp // as long as verify would accept it, and no longer
+	}
+	v.mu.Lock()
+	if len(v.verified) >= maxVerified {
+		for k, t := range v.verified {
+			if !now.Before(t.until) {
+				delete(v.verified, k)
+			}
+		}
+		if len(v.verified) >= maxVerified {
+			clear(v.verified)
+		}
+	}
+	cached := p
+	cached.Token = ""
+	v.verified[sum] = verifiedToken{p: cached, until: until}
+	v.mu.Unlock()
+	return p, nil
+}
+
+// verify is Verify without the cache; it also returns the expiry.
+func (v *Verifier) verify(ctx context.Context, raw string) (Principal, time.Time, error) {
 	var claims Claims
 	var keyErr error
 	_, err := jwt.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
@@ -161,32 +224,32 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(30*time.Second),
+		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(v.now),
 	)
 	if keyErr != nil && errs.Is(keyErr, errs.KindUnavailable) {
-		return Principal{}, keyErr
+		return Principal{}, time.Time{}, keyErr
 	}
 	if err != nil {
-		return Principal{}, errs.Unauthenticated("token is invalid or expired")
+		return Principal{}, time.Time{}, errs.Unauthenticated("token is invalid or expired")
 	}
 	p := Principal{Username: claims.Username, Token: raw}
 	switch claims.Scope {
 	case ScopeUser:
 		id, err := strconv.ParseInt(claims.Subject, 10, 64)
 		if err != nil || id <= 0 {
-			return Principal{}, errs.Unauthenticated("token is invalid or expired")
+			return Principal{}, time.Time{}, errs.Unauthenticated("token is invalid or expired")
 		}
 		p.UserID = id
 	case ScopeService:
 		if claims.Subject == "" {
-			return Principal{}, errs.Unauthenticated("token is invalid or expired")
+			return Principal{}, time.Time{}, errs.Unauthenticated("token is invalid or expired")
 		}
 		p.Service = claims.Subject
 	default:
-		return Principal{}, errs.Unauthenticated("token is invalid or expired")
+		return Principal{}, time.Time{}, errs.Unauthenticated("token is invalid or expired")
 	}
-	return p, nil
+	return p, claims.ExpiresAt.Time, nil
 }
 
 type principalKey struct{}

@@ -183,3 +183,46 @@ func TestVerifierRetriesWhileItHasNoKeys(t *testing.T) {
 	_, err := v.Verify(context.Background(), iss.User(t, 1, "jake"))
 	require.NoError(t, err)
 }
+
+// Verified tokens are remembered, but never past their expiry, and a change
+// of the key set forgets them (a withdrawn key admits nothing any more).
+func TestVerifiedTokenCacheHonoursExpiryAndKeyChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	iss := authntest.NewIssuer(t)
+	v := iss.Verifier()
+	claims := authntest.Claims(authn.ScopeUser, "7", "jake")
+	// Expired 28 s ago: inside the 30 s leeway for two more seconds.
+	claims.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-28 * time.Second))
+	claims.IssuedAt = jwt.NewNumericDate(time.Now().Add(-time.Minute))
+	short := iss.Sign(t, claims)
+	p, err := v.Verify(ctx, short)
+	require.NoError(t, err)
+	require.Equal(t, short, p.Token)
+	p, err = v.Verify(ctx, short) // from the cache
+	require.NoError(t, err)
+	require.Equal(t, int64(7), p.UserID)
+	require.Equal(t, short, p.Token)
+	require.Eventually(t, func() bool { _, err := v.Verify(ctx, short); return err != nil },
+		10*time.Second, 100*time.Millisecond, "an expired token must fail although it was cached")
+
+	long := iss.User(t, 8, "bob")
+	_, err = v.Verify(ctx, long)
+	require.NoError(t, err)
+	other := authntest.NewIssuer(t)
+	require.NoError(t, v.SetKeys(other.JWKS())) // iss's key withdrawn
+	_, err = v.Verify(ctx, long)
+	require.Error(t, err, "a token of a withdrawn key must fail although it was cached")
+}
+
+func BenchmarkVerify(b *testing.B) {
+	iss := authntest.NewIssuer(b)
+	v := iss.Verifier()
+	tok := iss.User(b, 42, "jake")
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

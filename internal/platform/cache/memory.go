@@ -49,6 +49,15 @@ func (c *Memory) Get(_ context.Context, key string) ([]byte, bool) {
 	return el.Value.(*entry).val, true
 }
 
+// GetMany implements Cache.
+func (c *Memory) GetMany(ctx context.Context, keys ...string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i], _ = c.Get(ctx, k)
+	}
+	return out
+}
+
 // Set implements Cache.
 func (c *Memory) Set(_ context.Context, key string, val []byte, ttl time.Duration) {
 	c.mu.Lock()
@@ -77,11 +86,11 @@ func (c *Memory) Delete(_ context.Context, keys ...string) {
 	}
 }
 
-// Incr implements Cache. Counters never expire.
+// Incr implements Cache. Counters never expire, but they can be evicted.
 func (c *Memory) Incr(_ context.Context, key string) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var n int64
+	n := c.now().UnixMicro()
 	if el, ok := c.items[key]; ok {
 		n, _ = strconv.ParseInt(string(el.Value.(*entry).val), 10, 64)
 		c.remove(el)

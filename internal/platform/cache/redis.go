@@ -50,6 +50,43 @@ func (c *Redis) Get(ctx context.Context, key string) ([]byte, bool) {
 	return v, true
 }
 
+// GetMany implements Cache with one MGET.
+func (c *Redis) GetMany(ctx context.Context, keys ...string) [][]byte {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out
+	}
+	if !c.breaker.Allow() {
+		for range keys {
+			c.metrics.miss()
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = c.prefix + k
+	}
+	vals, err := c.client.MGet(ctx, full...).Result()
+	if err != nil {
+		c.fail(ctx, "mget", err)
+		for range keys {
+			c.metrics.miss()
+		}
+		return out
+	}
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = []byte(s)
+			c.metrics.hit()
+		} else {
+			c.metrics.miss()
+		}
+	}
+	return out
+}
+
 // Set implements Cache.
 func (c *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) {
 	if !c.breaker.Allow() {
@@ -85,7 +122,7 @@ func (c *Redis) Incr(ctx context.Context, key string) (int64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	n, err := c.client.Incr(ctx, c.prefix+key).Result()
+	n, err := incrScript.Run(ctx, c.client, []string{c.prefix + key}).Int64()
 	if err != nil {
 		c.fail(ctx, "incr", err)
 	}
@@ -94,6 +131,17 @@ func (c *Redis) Incr(ctx context.Context, key string) (int64, error) {
 
 // Ping implements Cache.
 func (c *Redis) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
+
+// incrScript is INCR, except that a missing counter starts from the
+// server's clock in microseconds (see Cache.Incr): one clock for every
+// replica, so skew cannot make a restarted counter repeat itself.
+var incrScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
+end
+return redis.call('INCR', KEYS[1])
+`)
 
 var errRedisDown = errors.New("redis is unavailable (circuit open)")
 

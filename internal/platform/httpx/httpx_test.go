@@ -227,3 +227,51 @@ func TestClientMapsStatusesToKinds(t *testing.T) {
 		Tracer: noop.NewTracerProvider().Tracer(""), Propagator: propagation.TraceContext{}})
 	require.Equal(t, errs.KindUnavailable, errs.KindOf(down.Do(ctx, "GET", "/ok", nil, nil, nil)))
 }
+
+// A request handed to a service in the same process is one access line (the
+// outer one, naming the backend); a call that service makes to another one
+// in process is a request of its own and keeps its line.
+func TestHandOffWritesOneAccessLine(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	usersMux := http.NewServeMux()
+	usersMux.HandleFunc("GET /internal/profiles", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	users := newInstrumented(t, prometheus.NewRegistry(), &logs, usersMux)
+	client := &http.Client{Transport: httpx.InProcess{Handler: users}}
+
+	blogMux := http.NewServeMux()
+	blogMux.HandleFunc("GET /api/articles", func(w http.ResponseWriter, r *http.Request) {
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://users/internal/profiles", nil)
+		require.NoError(t, err)
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		w.WriteHeader(http.StatusOK)
+	})
+	blog := newInstrumented(t, prometheus.NewRegistry(), &logs, blogMux)
+
+	gwMux := http.NewServeMux()
+	gwMux.HandleFunc("GET /api/articles", func(w http.ResponseWriter, r *http.Request) {
+		httpx.HandOff(r.Context(), "blog")
+		blog.ServeHTTP(w, r)
+	})
+	gw := newInstrumented(t, prometheus.NewRegistry(), &logs, gwMux)
+
+	rec := httptest.NewRecorder()
+	gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/articles", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		if m["msg"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	require.Len(t, lines, 2, "one line for the user's request, one for the internal call: %s", logs.String())
+	require.Equal(t, "/internal/profiles", lines[0]["route"])
+	require.Equal(t, "/api/articles", lines[1]["route"])
+	require.Equal(t, "blog", lines[1]["backend"])
+	require.NotContains(t, lines[0], "backend")
+}

@@ -48,6 +48,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// WriteJSONBytes writes a body already encoded as JSON, with the same
+// headers as WriteJSON (the body should end in a newline, as WriteJSON's do).
+func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
 // ErrorBody is the RealWorld error shape: {"errors":{"body":["..."]}}.
 type ErrorBody struct {
 	Errors struct {

@@ -32,7 +32,24 @@ type routeKey struct{}
 
 // routeInfo is filled in by Routed once the mux has matched a pattern, so the
 // outer middleware can label metrics, spans and logs with the route template.
-type routeInfo struct{ pattern string }
+// handoff and logged record a hand-off to a service in the same process
+// (see HandOff).
+type routeInfo struct {
+	pattern string
+	handoff string // the backend the request was handed to in process
+	logged  bool   // the backend's Instrument left the access line to us
+}
+
+// HandOff marks the request in ctx as handed, as it is, to backend in this
+// process (the gateway calling a co-located service's handler). The
+// backend's Instrument then writes no access line of its own: the outer one
+// writes the only line, with backend=<name>, so one request is one line per
+// process. Its span, metrics and error logs stay as they are.
+func HandOff(ctx context.Context, backend string) {
+	if ri, ok := ctx.Value(routeKey{}).(*routeInfo); ok {
+		ri.handoff = backend
+	}
+}
 
 // InstrumentConfig configures Instrument.
 type InstrumentConfig struct {
@@ -50,6 +67,10 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &StatusRecorder{ResponseWriter: w}
 		ri := &routeInfo{}
+		quiet := false // the caller in this process writes the access line
+		if outer, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && outer.handoff != "" && !outer.logged {
+			outer.logged, quiet = true, true
+		}
 
 		// request id
 		id := r.Header.Get(RequestIDHeader)
@@ -104,7 +125,10 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 				span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 			}
 			done(ctx, route, r.Method, status, elapsed)
-			log.LogAttrs(ctx, slog.LevelInfo, "request",
+			if quiet || !log.Enabled(ctx, slog.LevelInfo) {
+				return
+			}
+			attrs := [9]slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.String("path", r.URL.Path),
@@ -112,7 +136,13 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.Int64("bytes", rec.bytes),
 				slog.String("remote", r.RemoteAddr),
-			)
+			}
+			n := 7
+			if ri.logged {
+				attrs[n] = slog.String("backend", ri.handoff)
+				n++
+			}
+			log.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n]...)
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -5,9 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/blog/adapters/sqlstore"
+	"github.com/tungsten-blog/tungsten/internal/blog/app"
 	"github.com/tungsten-blog/tungsten/internal/blog/ports/eventsub"
+	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
@@ -21,7 +25,9 @@ func TestHandler(t *testing.T) {
 			t.Parallel()
 			db := testenv.OpenDB(t, d, "blog", blog.Migrations)
 			store := sqlstore.New(db, nil, nil)
-			h := eventsub.Handler(store, slog.New(slog.DiscardHandler))
+			mem := cache.NewMemory(100, nil)
+			h := eventsub.Handler(store, mem, slog.New(slog.DiscardHandler))
+			gen := func() string { g, _ := mem.Get(t.Context(), app.GenKey); return string(g) }
 			apply := func(typ, data string) {
 				t.Helper()
 				err := db.Transact(t.Context(), func(tx *database.Tx) error {
@@ -32,8 +38,13 @@ func TestHandler(t *testing.T) {
 				}
 			}
 			apply("users.user.registered", `{"id":1,"username":"jake","bio":null,"image":null,"updatedAt":10}`)
+			g1 := gen()
+			require.NotEmpty(t, g1, "an applied profile invalidates cached pages (they carry authors)")
 			apply("users.user.updated", `{"id":1,"username":"jake","bio":"new","image":"i","updatedAt":"1970-01-01T00:00:00.020Z"}`)
+			g2 := gen()
+			require.NotEqual(t, g1, g2)
 			apply("users.user.updated", `{"id":1,"username":"jake","bio":"old","image":null,"updatedAt":15}`)
+			require.Equal(t, g2, gen(), "an older profile changes nothing, so nothing is invalidated")
 			apply("users.follow.created", `{"followerId":2,"followeeId":1,"at":5}`)
 			apply("users.follow.deleted", `{"followerId":3,"followeeId":1}`) // no at: the event's time (77)
 			apply("users.follow.created", `{"followerId":3,"followeeId":1,"at":50}`)

@@ -60,7 +60,7 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, newArticleList(list))
+	httpx.WriteJSONBytes(w, http.StatusOK, list)
 	return nil
 }
 
@@ -78,7 +78,7 @@ func (h handlers) feed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, newArticleList(list))
+	httpx.WriteJSONBytes(w, http.StatusOK, list)
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (h handlers) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, singleArticle{newArticle(a, true)})
+	httpx.WriteJSONBytes(w, http.StatusOK, a)
 	return nil
 }
 
@@ -268,7 +268,7 @@ func (h handlers) tags(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string][]string{"tags": tags})
+	httpx.WriteJSONBytes(w, http.StatusOK, tags)
 	return nil
 }
 
