@@ -126,3 +126,25 @@ func BenchmarkDecodeEncodeList(b *testing.B) {
 		}
 	}
 }
+
+// Cache entries come back from Redis, which anyone with its address can
+// write: no input may panic, and whatever decodes must survive a round trip
+// and render without going out of bounds.
+func FuzzUnmarshalRendered(f *testing.F) {
+	f.Add(Encoder{}.List(hostileViews()).MarshalBinary())
+	f.Add(Encoder{}.Article(hostileViews().Articles[1]).MarshalBinary())
+	f.Add(Encoder{}.Tags([]string{"go", "한국어"}).MarshalBinary())
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := app.UnmarshalRendered(b)
+		if err != nil {
+			return
+		}
+		require.Len(t, r.Parts, len(r.Slots)+1)
+		again, err := app.UnmarshalRendered(r.MarshalBinary())
+		require.NoError(t, err)
+		require.Equal(t, r.Slots, again.Slots)
+		require.Equal(t, r.Bytes(nil, nil), again.Bytes(nil, nil))
+		_ = r.Bytes(map[int64]bool{1: true}, map[int64]bool{10: true})
+	})
+}
