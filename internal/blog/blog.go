@@ -170,6 +170,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
 		Name: eventsub.CacheConsumerName, Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace,
 		Handler: eventsub.CacheHandler(deps.Cache),
+		// Bumping the generation twice only invalidates twice: no
+		// transaction and no processed_events row per blog write.
+		Idempotent: true,
 	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 

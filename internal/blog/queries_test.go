@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -67,5 +68,69 @@ func TestListQueryCount(t *testing.T) {
 	}
 	if n := queries("/api/articles?limit=30", ""); n > 4 {
 		t.Errorf("anonymous list: %d queries, want at most 4", n)
+	}
+}
+
+// TestWriteQueryCount pins the statements each hot write runs, as the
+// database's spans count them: the transaction (outbox row included) and the
+// author lookup of the response, nothing per tag and no question the write
+// already answered (whether the viewer favorites the article, or follows
+// themselves).
+func TestWriteQueryCount(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	db, err := database.Open(t.Context(), database.Config{Service: "blog", DataDir: t.TempDir()}, tp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Migrate(t.Context(), blog.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestService(t, func(_ *blog.Config, d *blog.Deps) { d.DB = db })
+	ts.db = db
+	ts.users.add(1, "author", "bio", 1)
+	ts.users.add(2, "reader", "bio", 1)
+	author := ts.tokens.user(t, 1, "author")
+	reader := ts.tokens.user(t, 2, "reader")
+	slug := ts.create(author, "Warm up", "a") // fills the read model of authors
+	ts.do("POST", "/api/articles/"+slug+"/favorite", reader, nil).want(t, http.StatusOK)
+
+	statements := func(method, path, token string, body any, status int) []string {
+		t.Helper()
+		before := len(rec.Ended())
+		ts.do(method, path, token, body).want(t, status)
+		var names []string
+		for _, s := range rec.Ended()[before:] {
+			if op, _, _ := strings.Cut(s.Name(), " "); op == "SELECT" || op == "INSERT" || op == "UPDATE" || op == "DELETE" {
+				names = append(names, op)
+			}
+		}
+		return names
+	}
+	article := map[string]any{"article": map[string]any{"title": "Counted", "description": "d", "body": "b",
+		"tagList": []string{"x", "y", "z"}}}
+	for _, tc := range []struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+		want                      []string
+	}{
+		// free slug?, article, tags (one statement), outbox; author
+		{"create", "POST", "/api/articles", author, article, http.StatusCreated,
+			[]string{"SELECT", "INSERT", "INSERT", "INSERT", "SELECT"}},
+		// article id, comment, outbox; author
+		{"comment", "POST", "/api/articles/" + slug + "/comments", author, map[string]any{"comment": map[string]any{"body": "hi"}},
+			http.StatusOK, []string{"SELECT", "INSERT", "INSERT", "SELECT"}},
+		// article, its tags, favorite, count, outbox; author, following
+		{"favorite", "POST", "/api/articles/" + slug + "/favorite", author, nil, http.StatusOK,
+			[]string{"SELECT", "SELECT", "INSERT", "UPDATE", "INSERT", "SELECT"}},
+		{"favorite by another", "POST", "/api/articles/" + slug + "/favorite", ts.tokens.user(t, 3, "third"), nil, http.StatusOK,
+			[]string{"SELECT", "SELECT", "INSERT", "UPDATE", "INSERT", "SELECT", "SELECT"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, statements(tc.method, tc.path, tc.token, tc.body, tc.status))
+		})
 	}
 }

@@ -24,7 +24,20 @@ func (s *Service) CreateArticle(ctx context.Context, v Viewer, in domain.Article
 		return ArticleView{}, err
 	}
 	s.changed(ctx)
-	return s.articleView(ctx, v, a)
+	return s.writtenArticleView(ctx, v, a, false) // nobody can have favorited it yet
+}
+
+// writtenArticleView is the view of an article that a write just returned,
+// without asking the database what the write already knows: whether the
+// viewer favorites it. Only the author is looked up (and whether the viewer
+// follows them, which the store answers without a query for the viewer's
+// own articles).
+func (s *Service) writtenArticleView(ctx context.Context, v Viewer, a domain.Article, favorited bool) (ArticleView, error) {
+	authors, _, err := s.authorViews(ctx, v, []authorRef{{id: a.AuthorID, username: a.AuthorUsername}})
+	if err != nil {
+		return ArticleView{}, err
+	}
+	return ArticleView{Article: a, Author: authors[a.AuthorID], Favorited: favorited}, nil
 }
 
 func (s *Service) checkCategory(ctx context.Context, slug string) error {
@@ -114,7 +127,7 @@ func (s *Service) setFavorite(ctx context.Context, v Viewer, slug string, on boo
 		return ArticleView{}, err
 	}
 	s.changed(ctx)
-	return s.articleView(ctx, v, a)
+	return s.writtenArticleView(ctx, v, a, on)
 }
 
 // AddComment adds the viewer's comment to the article.

@@ -49,11 +49,25 @@ type Config struct {
 }
 
 // DB is a service's database handle.
+//
+// On SQLite it holds two pools over one file (ADR 0007): sql, a single
+// writer connection that every transaction and every statement outside one
+// that may write goes through, and read, a pool of query-only connections
+// for reads outside a transaction. SQLite admits one writer at a time; with
+// several writer connections the losers sleep in SQLite's busy handler
+// (1 ms, 2 ms, 5 ms ... 100 ms steps) instead of queueing, which made write
+// latency a lottery. Writers now wait their turn in writeTurn, first come
+// first served, and WAL lets the readers run beside them. On PostgreSQL sql
+// and read are the same pool and writeTurn is nil.
 type DB struct {
-	sql     *sql.DB
-	Dialect Dialect
-	tracer  trace.Tracer
-	dbName  string
+	sql       *sql.DB
+	read      *sql.DB
+	writeTurn chan struct{} // SQLite: holds a token while a writer uses sql
+	writeStmt *stmtCache    // SQLite: prepared statements of the writer
+	readStmt  *stmtCache    // SQLite: prepared statements of the readers
+	Dialect   Dialect
+	tracer    trace.Tracer
+	dbName    string
 }
 
 // Open connects according to cfg. It does not migrate.
@@ -86,44 +100,113 @@ func Open(ctx context.Context, cfg Config, tp trace.TracerProvider, reg promethe
 		db.sql.SetMaxOpenConns(maxConns)
 		db.sql.SetMaxIdleConns(maxConns)
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
+		db.read = db.sql
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
-		path := filepath.Join(cfg.DataDir, cfg.Service+".db")
-		// WAL lets readers run beside the writer; IMMEDIATE transactions take
-		// the write lock up front so two writers never deadlock on upgrade.
-		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-		s, err := sql.Open("sqlite", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("opening SQLite %s: %w", path, err)
+		if err := db.openSQLite(ctx, filepath.Join(cfg.DataDir, cfg.Service+".db"), maxConns); err != nil {
+			return nil, err
 		}
-		db.sql = s
-		db.Dialect = SQLite
 		db.dbName = cfg.Service
-		db.sql.SetMaxOpenConns(maxConns)
-		db.sql.SetMaxIdleConns(maxConns)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.sql.PingContext(pctx); err != nil {
-		_ = db.sql.Close()
+	if err := db.Ping(pctx); err != nil {
+		_ = db.Close()
 		return nil, fmt.Errorf("connecting to %s database of %s: %w", db.Dialect, cfg.Service, redactErr(err))
 	}
 	if reg != nil {
-		if err := reg.Register(collectors.NewDBStatsCollector(db.sql, db.dbName)); err != nil {
+		// The pool reads queue on keeps the service's name; SQLite's single
+		// writer is reported beside it, as <service>_writer.
+		if err := reg.Register(collectors.NewDBStatsCollector(db.read, db.dbName)); err != nil {
 			return nil, fmt.Errorf("registering pool metrics: %w", err)
+		}
+		if db.read != db.sql {
+			if err := reg.Register(collectors.NewDBStatsCollector(db.sql, db.dbName+"_writer")); err != nil {
+				return nil, fmt.Errorf("registering pool metrics: %w", err)
+			}
 		}
 	}
 	return db, nil
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.sql.Close() }
+// openSQLite opens the writer connection and the pool of readers over the
+// file at path (see DB).
+func (db *DB) openSQLite(ctx context.Context, path string, maxReaders int) error {
+	// busy_timeout still covers another process on the same file (tungsten
+	// migrate beside a running server); in this process writers queue in
+	// writeTurn. synchronous(NORMAL) in WAL mode loses no committed
+	// transaction on a process crash, only possibly the last ones on power
+	// loss. IMMEDIATE transactions take the write lock up front, so a
+	// transaction never fails half-way on a lock upgrade.
+	common := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("opening SQLite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	db.sql, db.Dialect, db.writeTurn = w, SQLite, make(chan struct{}, 1)
+	// The writer switches the file to WAL before any reader opens it; the
+	// mode is persistent, so readers need not (and, query-only, could not).
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := w.PingContext(pctx); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("connecting to SQLite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", common+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = w.Close()
+		return fmt.Errorf("opening SQLite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(maxReaders)
+	// Every idle connection keeps its own page cache; a few idle ones are
+	// enough to serve a burst without reopening the file.
+	r.SetMaxIdleConns(min(maxReaders, 4))
+	r.SetConnMaxIdleTime(time.Minute)
+	db.read = r
+	db.writeStmt, db.readStmt = newStmtCache(w), newStmtCache(r)
+	return nil
+}
 
-// Ping checks the connection (readiness).
-func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+// Close closes the pools.
+func (db *DB) Close() error {
+	if db.read != db.sql {
+		db.writeStmt.close()
+		db.readStmt.close()
+		return errors.Join(db.read.Close(), db.sql.Close())
+	}
+	return db.sql.Close()
+}
+
+// Ping checks the connections (readiness). It does not wait for the writer's
+// turn: a busy writer is not a broken one.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return err
+	}
+	if db.read != db.sql && len(db.writeTurn) == 0 {
+		return db.sql.PingContext(ctx)
+	}
+	return nil
+}
+
+// acquireWrite waits for the writer's turn (SQLite), or until ctx ends.
+// Goroutines blocked on a channel send are woken in order, so writers are
+// served first come, first served. The returned function gives the turn back.
+func (db *DB) acquireWrite(ctx context.Context) (func(), error) {
+	if db.writeTurn == nil {
+		return func() {}, nil
+	}
+	select {
+	case db.writeTurn <- struct{}{}:
+		return func() { <-db.writeTurn }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the SQLite writer: %w", ctx.Err())
+	}
+}
 
 // SQL exposes the pool for migrations and tests.
 func (db *DB) SQL() *sql.DB { return db.sql }
@@ -135,27 +218,52 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// ExecContext runs a statement in a span.
+// ExecContext runs a statement in a span, on the writer: a statement that
+// is run rather than queried is assumed to write.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx, span := db.start(ctx, q)
-	res, err := db.sql.ExecContext(ctx, q, args...)
+	release, err := db.acquireWrite(ctx)
+	if err != nil {
+		endSpan(span, err)
+		return nil, err
+	}
+	var res sql.Result
+	if st := db.writeStmt.get(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = db.sql.ExecContext(ctx, q, args...)
+	}
+	release()
 	endSpan(span, err)
 	return res, err
 }
 
-// QueryContext runs a query in a span. The span ends when the query returns;
-// scanning the rows is not included.
+// QueryContext runs a read-only query in a span, on the readers (SQLite
+// rejects a write there). The span ends when the query returns; scanning the
+// rows is not included.
 func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	ctx, span := db.start(ctx, q)
-	rows, err := db.sql.QueryContext(ctx, q, args...)
+	var rows *sql.Rows
+	var err error
+	if st := db.readStmt.get(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = db.read.QueryContext(ctx, q, args...)
+	}
 	endSpan(span, err)
 	return rows, err
 }
 
-// QueryRowContext runs a single-row query in a span.
+// QueryRowContext runs a read-only single-row query in a span, on the
+// readers (a write needs a transaction or ExecContext).
 func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx, span := db.start(ctx, q)
-	row := db.sql.QueryRowContext(ctx, q, args...)
+	var row *sql.Row
+	if st := db.readStmt.get(ctx, q); st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = db.read.QueryRowContext(ctx, q, args...)
+	}
 	endSpan(span, row.Err())
 	return row
 }
@@ -189,7 +297,13 @@ type Tx struct {
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx, span := t.db.start(ctx, q)
-	res, err := t.tx.ExecContext(ctx, q, args...)
+	var res sql.Result
+	var err error
+	if st := t.stmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, q, args...)
+	}
 	endSpan(span, err)
 	return res, err
 }
@@ -197,7 +311,13 @@ func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	ctx, span := t.db.start(ctx, q)
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	var rows *sql.Rows
+	var err error
+	if st := t.stmt(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, q, args...)
+	}
 	endSpan(span, err)
 	return rows, err
 }
@@ -205,9 +325,25 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 // QueryRowContext runs a single-row query in the transaction.
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx, span := t.db.start(ctx, q)
-	row := t.tx.QueryRowContext(ctx, q, args...)
+	var row *sql.Row
+	if st := t.stmt(ctx, q); st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = t.tx.QueryRowContext(ctx, q, args...)
+	}
 	endSpan(span, row.Err())
 	return row
+}
+
+// stmt returns the writer's prepared statement for q bound to the
+// transaction, or nil when q is not cached.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	st := t.db.writeStmt.lookup(q)
+	if st == nil {
+		t.db.writeStmt.want(q) // prepared after the transaction (see stmtCache)
+		return nil
+	}
+	return t.tx.StmtContext(ctx, st)
 }
 
 // Dialect returns the engine of the transaction's database.
@@ -232,6 +368,16 @@ func (db *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) transactOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	release, err := db.acquireWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The transaction is over, so its connection is free; the turn is
+		// still ours.
+		db.writeStmt.preparePending(ctx)
+		release()
+	}()
 	stx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)

@@ -30,6 +30,13 @@ type ConsumerConfig struct {
 	EventTypes []string
 	Namespace  Namespace
 	Handler    HandlerFunc
+	// Idempotent says that applying an event twice does no harm (a cache
+	// invalidation): the handler then runs outside any transaction, with a
+	// nil tx, and no processed_events row is written. Such a consumer costs
+	// the database nothing per event, where the default one takes a write
+	// transaction (on SQLite a turn of the only writer) and keeps one row
+	// per event.
+	Idempotent bool
 }
 
 // ConsumerDeps are the Consumer's collaborators.
@@ -44,7 +51,8 @@ type ConsumerDeps struct {
 
 // Consumer is a durable JetStream consumer whose handler runs exactly once
 // per event: the event ID is recorded in processed_events in the same
-// transaction as the handler's writes.
+// transaction as the handler's writes. An Idempotent consumer's handler runs
+// at least once instead, outside the database.
 type Consumer struct {
 	cfg      ConsumerConfig
 	deps     ConsumerDeps
@@ -138,19 +146,12 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	duplicate := false
-	err := c.deps.DB.Transact(pctx, func(tx *database.Tx) error {
-		duplicate = false
-		_, err := tx.ExecContext(pctx, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)`,
-			c.cfg.Name, ev.ID, time.Now().UnixMilli())
-		if database.IsUniqueViolation(err) {
-			duplicate = true
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("recording event %s: %w", ev.ID, err)
-		}
-		return c.cfg.Handler(pctx, tx, ev)
-	})
+	var err error
+	if c.cfg.Idempotent {
+		err = c.cfg.Handler(pctx, nil, ev)
+	} else {
+		err = c.apply(pctx, ev, &duplicate)
+	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed")
@@ -188,4 +189,22 @@ func (c *Consumer) watchLag(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// apply runs the handler in a transaction that records the event as
+// processed; an event recorded before is a duplicate and is not applied.
+func (c *Consumer) apply(ctx context.Context, ev Event, duplicate *bool) error {
+	return c.deps.DB.Transact(ctx, func(tx *database.Tx) error {
+		*duplicate = false
+		_, err := tx.ExecContext(ctx, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)`,
+			c.cfg.Name, ev.ID, time.Now().UnixMilli())
+		if database.IsUniqueViolation(err) {
+			*duplicate = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("recording event %s: %w", ev.ID, err)
+		}
+		return c.cfg.Handler(ctx, tx, ev)
+	})
 }

@@ -3,8 +3,10 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ type payload struct {
 
 // pipeline wires a producer database, a relay, and a consumer that records
 // what it applied into the same database.
-func pipeline(t *testing.T, d database.Dialect, nc *nats.Conn) (*database.DB, *events.Relay, func() []string) {
+func pipeline(t *testing.T, d database.Dialect, nc *nats.Conn) (*database.DB, *events.Relay, func() []string, events.Namespace) {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -73,7 +75,7 @@ func pipeline(t *testing.T, d database.Dialect, nc *nats.Conn) (*database.DB, *e
 		}
 		return out
 	}
-	return db, relay, applied
+	return db, relay, applied, ns
 }
 
 func enqueue(t *testing.T, db *database.DB, body string) {
@@ -92,7 +94,7 @@ func TestOutboxToConsumerExactlyOnceEffect(t *testing.T) {
 	for _, d := range testenv.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			db, relay, applied := pipeline(t, d, nc)
+			db, relay, applied, _ := pipeline(t, d, nc)
 			enqueue(t, db, "a")
 			enqueue(t, db, "b")
 			relay.Kick()
@@ -150,4 +152,50 @@ func TestEmbeddedServerKeepsEventsAcrossRestart(t *testing.T) {
 	msg, err := s.GetLastMsgForSubject(ctx, "s.x")
 	require.NoError(t, err)
 	require.Equal(t, "kept", string(msg.Data))
+}
+
+// TestIdempotentConsumerSkipsTheDatabase: an Idempotent consumer sees every
+// event, outside any transaction, and leaves no processed_events rows.
+func TestIdempotentConsumerSkipsTheDatabase(t *testing.T) {
+	t.Parallel()
+	nc, err := nats.Connect(testenv.URL(t, testenv.EnvNATS))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	for _, d := range testenv.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			db, relay, applied, ns := pipeline(t, d, nc)
+			js, err := jetstream.New(nc)
+			require.NoError(t, err)
+			var mu sync.Mutex
+			seen := map[string]bool{}
+			cons := events.NewConsumer(events.ConsumerConfig{
+				Name: "idempotent", Producer: "producer", EventTypes: []string{"thing.happened"}, Namespace: ns,
+				Idempotent: true,
+				Handler: func(_ context.Context, tx *database.Tx, ev events.Event) error {
+					if tx != nil {
+						return errors.New("an idempotent handler got a transaction")
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					seen[ev.ID] = true
+					return nil
+				},
+			}, events.ConsumerDeps{DB: db, JetStream: js, Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
+				Tracer: noop.NewTracerProvider().Tracer(""), Propagator: propagation.TraceContext{}})
+			require.NoError(t, cons.Start(t.Context()))
+			enqueue(t, db, "a")
+			enqueue(t, db, "b")
+			relay.Kick()
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(seen) == 2 && len(applied()) == 2
+			}, 10*time.Second, 20*time.Millisecond)
+			var rows int
+			require.NoError(t, db.QueryRowContext(t.Context(),
+				`SELECT COUNT(*) FROM processed_events WHERE consumer = 'idempotent'`).Scan(&rows))
+			require.Zero(t, rows)
+		})
+	}
 }

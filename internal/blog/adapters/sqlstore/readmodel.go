@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
@@ -124,10 +125,18 @@ func (s *Store) ApplyFollowTx(ctx context.Context, q database.Querier, f domain.
 	return n > 0, nil
 }
 
-// Following returns which of ids follower follows.
+// Following returns which of ids follower follows. Nobody follows
+// themselves (the users service refuses it), so the viewer's own ID needs no
+// query: a comment or article the viewer just wrote costs none.
 func (s *Store) Following(ctx context.Context, followerID int64, ids []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}
-	if followerID == 0 || len(ids) == 0 {
+	if followerID == 0 {
+		return out, nil
+	}
+	if slices.Contains(ids, followerID) {
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id == followerID })
+	}
+	if len(ids) == 0 {
 		return out, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT followee_id FROM author_follows
