@@ -7,7 +7,7 @@ ARGS     ?=
 MODE     ?= embedded
 FUZZTIME ?= 10s
 
-.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy
+.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy cluster-up cluster-down test-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
@@ -44,3 +44,12 @@ observability-up: ## run Tungsten distributed with Prometheus and Jaeger on loop
 
 test-deploy: ## Kubernetes/Argo CD/Terraform/workflows: render, strict decode, policy checks, actionlint
 	bash scripts/test-deploy.sh
+
+cluster-up: ## a real single-node Kubernetes here with Tungsten deployed (tests/cluster = dev overlay); root
+	bash scripts/k8s-cluster.sh up
+
+cluster-down: ## stop that cluster and remove everything it made (processes, bridge, iptables, mounts, sysctls)
+	bash scripts/k8s-cluster.sh down
+
+test-cluster: ## cluster-up, image/rollout/self-healing/HPA/PDB/logs tests, newman through the Service, cluster-down
+	bash scripts/k8s-cluster.sh test
