@@ -250,7 +250,7 @@ host_prepare() {
 	local k d
 	if [[ ! -f $P/run/sysctl.orig ]]; then
 		for k in "${SYSCTLS[@]}"; do
-			sysctl -n "$k" >/dev/null 2>&1 && echo "$k=$(sysctl -n "$k")"
+			if sysctl -n "$k" >/dev/null 2>&1; then echo "$k=$(sysctl -n "$k")"; fi
 		done >"$P/run/sysctl.orig"
 		for d in /var/lib/kubelet /var/log/pods /var/log/containers /run/netns /etc/kubernetes; do
 			[[ -e $d ]] || echo "$d"
