@@ -8,7 +8,7 @@ MODE     ?= embedded
 FUZZTIME ?= 10s
 SLO_MODE ?= all
 
-.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy slo-gate bench loadtest
+.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy slo-gate bench loadtest cluster-up cluster-down test-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
@@ -54,3 +54,12 @@ loadtest: build ## tungsten loadtest against a running deployment (ARGS="--url .
 
 bench: ## ceiling vs all-in-one vs distributed, closed and open loop; table, JSON, plot in test-artifacts/bench (BENCH_SHORT=1: short form)
 	bash scripts/bench.sh $(ARGS)
+
+cluster-up: ## a real single-node Kubernetes here with Tungsten deployed (tests/cluster = dev overlay); root
+	bash scripts/k8s-cluster.sh up
+
+cluster-down: ## stop that cluster and remove everything it made (processes, bridge, iptables, mounts, sysctls)
+	bash scripts/k8s-cluster.sh down
+
+test-cluster: ## cluster-up, image/rollout/self-healing/HPA/PDB/logs tests, newman through the Service, cluster-down
+	bash scripts/k8s-cluster.sh test

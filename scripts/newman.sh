@@ -4,6 +4,9 @@
 #   scripts/newman.sh embedded      one `serve --target=all` process, SQLite + embedded NATS
 #   scripts/newman.sh distributed   gateway, auth, users, blog and web as five processes on a
 #                                   fresh PostgreSQL database, Redis and NATS JetStream
+#   scripts/newman.sh url API_URL   a Tungsten that is already running (e.g. the local
+#                                   Kubernetes cluster's gateway Service, scripts/k8s-cluster.sh);
+#                                   the API suite runs against it too
 #
 # Passes only when every assertion passes. Process logs, the migrate log and
 # newman's JSON report are kept in test-artifacts/newman-<mode>/.
@@ -24,7 +27,8 @@ cd "$REPO"
 MODE=${1:-}
 case "$MODE" in
 embedded | distributed) ;;
-*) die "usage: scripts/newman.sh embedded|distributed" ;;
+url) API_URL=${2:?usage: scripts/newman.sh url API_URL (e.g. http://10.96.0.12:8080/api)} ;;
+*) die "usage: scripts/newman.sh embedded|distributed|url API_URL" ;;
 esac
 
 READY_TIMEOUT=${READY_TIMEOUT:-30}
@@ -48,7 +52,7 @@ else
 fi
 
 npm_ci "$NEWMAN_DIR" .bin/newman
-ensure_binary
+[[ "$MODE" == url ]] || ensure_binary
 scrub_env '^TUNGSTEN_'
 
 RUN_ID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
@@ -59,7 +63,9 @@ on_exit "rm -rf '$WORK'"
 # shellcheck source=cluster.sh
 source "$REPO/scripts/cluster.sh"
 
-if [[ "$MODE" == embedded ]]; then
+if [[ "$MODE" == url ]]; then
+	: # already running
+elif [[ "$MODE" == embedded ]]; then
 	http=$(free_port)
 	admin=$(free_port)
 	start tungsten "$admin" serve --target=all --data-dir "$WORK/data" \
@@ -69,10 +75,12 @@ else
 	start_distributed newman --auth.login-ip-limit 1000 --gateway.rate-limit 100000
 fi
 
-log "waiting for /readyz (${READY_TIMEOUT}s at most)"
-started=$SECONDS
-wait_ready
-log "ready after $((SECONDS - started))s"
+if [[ "$MODE" != url ]]; then
+	log "waiting for /readyz (${READY_TIMEOUT}s at most)"
+	started=$SECONDS
+	wait_ready
+	log "ready after $((SECONDS - started))s"
+fi
 
 # --- newman ---------------------------------------------------------------------------
 # The collection registers a user: a fresh name and email on every run.
@@ -104,7 +112,11 @@ fi
 # --- our own API suite ----------------------------------------------------------------
 # go test ./test/api runs against the embedded default in process; here it also runs
 # against the distributed deployment, every service its own process.
-if [[ "$MODE" == distributed ]]; then
+if [[ "$MODE" == url ]]; then
+	log "API suite (test/api) against $API_URL"
+	(cd "$REPO" && TUNGSTEN_API_URL="${API_URL%/api}" timeout -k 10 300 go test -count=1 ./test/api/) ||
+		die "API suite failed against $API_URL"
+elif [[ "$MODE" == distributed ]]; then
 	log "API suite (test/api) against $API_URL"
 	(cd "$REPO" && TUNGSTEN_API_URL="${API_URL%/api}" timeout -k 10 300 go test -count=1 ./test/api/) ||
 		die "API suite failed against the distributed deployment (server logs: test-artifacts/newman-$MODE/)"
