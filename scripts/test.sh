@@ -21,6 +21,8 @@
 #  13. SLO gate     `tungsten loadtest`, a 90/10 mix open loop for 60 s against the embedded
 #                   default and the distributed deployment, failing on p95/p99/errors
 #                   (scripts/slo-gate.sh; rates and thresholds in docs/performance.md)
+#  14. bench        the short form of `make bench` (BENCH_SHORT=1): ceiling, all-in-one and
+#                   distributed side by side; figures reported, never asserted
 #
 # Environment: FUZZTIME, GOTESTFLAGS (extra go test flags, e.g. -race or -v),
 # and whatever scripts/deps.sh and scripts/newman.sh read.
@@ -52,7 +54,7 @@ elapsed() { # elapsed START: seconds since START (an EPOCHREALTIME), one decimal
 step_begin() {
 	CURRENT_STEP=$1
 	STEP_START=$EPOCHREALTIME
-	printf '\n==> [%d/13] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
+	printf '\n==> [%d/14] %s\n' "$((${#STEP_NAMES[@]} + 1))" "$1"
 }
 
 step_end() {
@@ -143,4 +145,8 @@ step_end
 
 step_begin "SLO gate (loadtest, 60 s each shape)"
 bash scripts/slo-gate.sh all
+step_end
+
+step_begin "bench (short form)"
+BENCH_SHORT=1 bash scripts/bench.sh
 step_end
