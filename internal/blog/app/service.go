@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
@@ -64,6 +67,13 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	downUntil atomic.Int64 // unix ns; users lookups are skipped until then
+	loads     singleflight.Group
+}
+
+// loaded is what one cache-miss load produced.
+type loaded struct {
+	r         Rendered
+	cacheable bool
 }
 
 // New returns the use cases.
@@ -220,7 +230,7 @@ func (s *Service) cachedRendered(ctx context.Context, key, flagsKey string, load
 			return &r, gen, flags, nil
 		}
 	}
-	r, cacheable, err := load()
+	r, cacheable, err := s.load(ctx, key, flagsKey, gen, load)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -230,6 +240,31 @@ func (s *Service) cachedRendered(ctx context.Context, key, flagsKey string, load
 		gen = ""
 	}
 	return &r, gen, nil, nil
+}
+
+// load runs a cache-miss load once for all the requests of this process
+// that miss the same entry in the same generation at the same time (an entry
+// expiring under steady reads otherwise sent every connection to the
+// database at once). A viewer's own requests share a load only with each
+// other: a page may be rendered for the viewer when an author is unknown.
+// A request whose shared load failed because the leader's request ended
+// loads for itself.
+func (s *Service) load(ctx context.Context, key, flagsKey, gen string, load func() (Rendered, bool, error)) (Rendered, bool, error) {
+	if key == "" || gen == "" {
+		return load()
+	}
+	v, err, shared := s.loads.Do(gen+"\x00"+key+"\x00"+flagsKey, func() (any, error) {
+		r, cacheable, err := load()
+		return loaded{r, cacheable}, err
+	})
+	if err != nil {
+		if shared && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return load()
+		}
+		return Rendered{}, false, err
+	}
+	l := v.(loaded)
+	return l.r, l.cacheable, nil
 }
 
 // flagsKey is where a signed-in viewer's flags for the entry under key are
