@@ -67,6 +67,7 @@ var Routes = map[string]string{
 type Config struct {
 	RateLimit      int
 	RateWindow     time.Duration
+	RateBatch      int
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
 	CORSOrigins    config.StringList
@@ -77,6 +78,7 @@ type Config struct {
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.RateLimit, "gateway.rate-limit", 600, "requests allowed per client IP per --gateway.rate-window (shared by replicas through Redis)")
 	f.DurationVar(&c.RateWindow, "gateway.rate-window", 10*time.Second, "window of the per-IP rate limit")
+	f.IntVar(&c.RateBatch, "gateway.rate-limit-batch", 20, "requests of one IP a replica counts locally before adding them to the shared count in Redis (also every 100ms); N replicas may admit up to about 2×N× this many requests over the limit per window; 0 counts every request in Redis")
 	f.Int64Var(&c.MaxBodyBytes, "gateway.max-body-bytes", 1<<20, "largest accepted request body; larger bodies get 413")
 	f.DurationVar(&c.RequestTimeout, "gateway.request-timeout", 10*time.Second, "deadline of every request, including the calls it makes")
 	c.CORSOrigins = config.StringList{"*"}
@@ -89,6 +91,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.RateLimit < 1 || c.RateWindow <= 0 {
 		errs = append(errs, fmt.Errorf("--gateway.rate-limit and --gateway.rate-window must be positive"))
+	}
+	if c.RateBatch < 0 {
+		errs = append(errs, fmt.Errorf("--gateway.rate-limit-batch must not be negative"))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--gateway.max-body-bytes must be at least 1024"))
@@ -129,7 +134,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	mux.HandleFunc("/api/", httpx.NotFound)
 
-	rule := ratelimit.Rule{Name: "gateway-ip", Limit: cfg.RateLimit, Window: cfg.RateWindow}
+	rule := ratelimit.Rule{Name: "gateway-ip", Limit: cfg.RateLimit, Window: cfg.RateWindow, Batch: cfg.RateBatch}
 	var h http.Handler = httpx.Routed(mux)
 	h = httpx.Timeout(cfg.RequestTimeout, h)
 	h = httpx.LimitBody(cfg.MaxBodyBytes, h)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
@@ -64,6 +67,13 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	downUntil atomic.Int64 // unix ns; users lookups are skipped until then
+	loads     singleflight.Group
+}
+
+// loaded is what one cache-miss load produced.
+type loaded struct {
+	r         Rendered
+	cacheable bool
 }
 
 // New returns the use cases.
@@ -184,7 +194,7 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 		sum := sha256.Sum256(canon)
 		key = listKeyPrefix + hex.EncodeToString(sum[:16])
 	}
-	r, gen, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+	r, gen, flags, err := s.cachedRendered(ctx, key, flagsKey(v, key), func() (Rendered, bool, error) {
 		page, err := s.repo.ListArticles(ctx, q)
 		if err != nil {
 			return Rendered{}, false, fmt.Errorf("listing articles: %w", err)
@@ -205,46 +215,83 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 	if r == nil {
 		return nil, err
 	}
-	return s.overlay(ctx, v, key, gen, *r)
+	return s.overlay(ctx, v, key, gen, flags, *r)
 }
 
 // cachedRendered returns the rendering cached under key or, on a miss, the
 // one load makes, which it caches when load says it may, and the generation
-// it belongs to ("" when it must not be cached).
-func (s *Service) cachedRendered(ctx context.Context, key string, load func() (Rendered, bool, error)) (*Rendered, string, error) {
-	payload, gen, hit := s.lookup(ctx, key)
+// it belongs to ("" when it must not be cached). With a flagsKey it also
+// returns, from the same round trip, the viewer's flags cached for a hit in
+// its generation (nil when there are none).
+func (s *Service) cachedRendered(ctx context.Context, key, flagsKey string, load func() (Rendered, bool, error)) (*Rendered, string, []byte, error) {
+	payload, flags, gen, hit := s.lookupWith(ctx, key, flagsKey)
 	if hit {
 		if r, err := UnmarshalRendered(payload); err == nil {
-			return &r, gen, nil
+			return &r, gen, flags, nil
 		}
 	}
-	r, cacheable, err := load()
+	r, cacheable, err := s.load(ctx, key, flagsKey, gen, load)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if cacheable {
 		s.store(ctx, key, gen, r.MarshalBinary())
 	} else {
 		gen = ""
 	}
-	return &r, gen, nil
+	return &r, gen, nil, nil
+}
+
+// load runs a cache-miss load once for all the requests of this process
+// that miss the same entry in the same generation at the same time (an entry
+// expiring under steady reads otherwise sent every connection to the
+// database at once). A viewer's own requests share a load only with each
+// other: a page may be rendered for the viewer when an author is unknown.
+// A request whose shared load failed because the leader's request ended
+// loads for itself.
+func (s *Service) load(ctx context.Context, key, flagsKey, gen string, load func() (Rendered, bool, error)) (Rendered, bool, error) {
+	if key == "" || gen == "" {
+		return load()
+	}
+	v, err, shared := s.loads.Do(gen+"\x00"+key+"\x00"+flagsKey, func() (any, error) {
+		r, cacheable, err := load()
+		return loaded{r, cacheable}, err
+	})
+	if err != nil {
+		if shared && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return load()
+		}
+		return Rendered{}, false, err
+	}
+	l := v.(loaded)
+	return l.r, l.cacheable, nil
+}
+
+// flagsKey is where a signed-in viewer's flags for the entry under key are
+// cached ("" for anonymous viewers and uncached entries).
+func flagsKey(v Viewer, key string) string {
+	if v.ID == 0 || key == "" {
+		return ""
+	}
+	return flagsKeyPrefix + strconv.FormatInt(v.ID, 10) + ":" + key
 }
 
 // overlay writes the viewer's flags into a rendering: none for anonymous
 // viewers; for a signed-in one, the flags cached for them and this entry
-// (key) in this generation, else two queries (favorites, follows) whose
-// answer is cached so. Favorites are blog writes and follows reach the blog
-// as events; both move the generation, so cached flags are never stale.
-func (s *Service) overlay(ctx context.Context, v Viewer, key, gen string, r Rendered) ([]byte, error) {
+// (key) in this generation (cached, read with the entry), else two queries
+// (favorites, follows) whose answer is cached so. Favorites are blog writes
+// and follows reach the blog as events; both move the generation, so cached
+// flags are never stale.
+func (s *Service) overlay(ctx context.Context, v Viewer, key, gen string, cached []byte, r Rendered) ([]byte, error) {
 	if v.ID == 0 || len(r.Slots) == 0 {
 		return r.Bytes(nil, nil), nil
 	}
 	flagsKey := ""
 	if key != "" && gen != "" {
 		flagsKey = flagsKeyPrefix + strconv.FormatInt(v.ID, 10) + ":" + key
-		if payload, cur, hit := s.lookup(ctx, flagsKey); hit && cur == gen && len(payload) == len(r.Slots) {
-			flags := make([]bool, len(payload))
-			for i, b := range payload {
+		if cached != nil && len(cached) == len(r.Slots) {
+			flags := make([]bool, len(cached))
+			for i, b := range cached {
 				flags[i] = b == '1'
 			}
 			return r.BytesWith(flags), nil
@@ -282,23 +329,41 @@ func (s *Service) cacheOn() bool { return s.cache != nil && s.cfg.ListCacheTTL >
 // number an earlier counter had, so entries stamped before the eviction
 // can never match again.
 func (s *Service) lookup(ctx context.Context, key string) (payload []byte, gen string, hit bool) {
+	payload, _, gen, hit = s.lookupWith(ctx, key, "")
+	return payload, gen, hit
+}
+
+// lookupWith is lookup that also reads extra (when not "") in the same
+// round trip; extraPayload is its payload when key hit and extra is stamped
+// with the same generation.
+func (s *Service) lookupWith(ctx context.Context, key, extra string) (payload, extraPayload []byte, gen string, hit bool) {
 	if key == "" {
-		return nil, "", false
+		return nil, nil, "", false
 	}
-	vals := s.cache.GetMany(ctx, GenKey, key)
+	var vals [][]byte
+	if extra == "" {
+		vals = s.cache.GetMany(ctx, GenKey, key)
+	} else {
+		vals = s.cache.GetMany(ctx, GenKey, key, extra)
+	}
 	cur := vals[0]
 	if cur == nil {
 		n, err := s.cache.Incr(ctx, GenKey)
 		if err != nil {
-			return nil, "", false
+			return nil, nil, "", false
 		}
-		return nil, strconv.FormatInt(n, 10), false
+		return nil, nil, strconv.FormatInt(n, 10), false
 	}
 	stamp, body, ok := splitEntry(vals[1])
-	if ok && string(stamp) == string(cur) {
-		return body, string(cur), true
+	if !ok || string(stamp) != string(cur) {
+		return nil, nil, string(cur), false
 	}
-	return nil, string(cur), false
+	if extra != "" {
+		if xstamp, xbody, ok := splitEntry(vals[2]); ok && string(xstamp) == string(cur) {
+			extraPayload = xbody
+		}
+	}
+	return body, extraPayload, string(cur), true
 }
 
 // store caches payload stamped with gen.
@@ -342,7 +407,7 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 		sum := sha256.Sum256([]byte(slug))
 		key = articleKeyPrefix + hex.EncodeToString(sum[:16])
 	}
-	r, gen, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+	r, gen, flags, err := s.cachedRendered(ctx, key, flagsKey(v, key), func() (Rendered, bool, error) {
 		a, err := s.repo.Article(ctx, slug)
 		if err != nil {
 			return Rendered{}, false, err
@@ -362,7 +427,7 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 	if r == nil {
 		return nil, err
 	}
-	return s.overlay(ctx, v, key, gen, *r)
+	return s.overlay(ctx, v, key, gen, flags, *r)
 }
 
 func (s *Service) articleView(ctx context.Context, v Viewer, a domain.Article) (ArticleView, error) {

@@ -206,7 +206,7 @@ func (s *Service) Tags(ctx context.Context) ([]byte, error) {
 	if s.cacheOn() {
 		key = tagsKey
 	}
-	r, _, err := s.cachedRendered(ctx, key, func() (Rendered, bool, error) {
+	r, _, _, err := s.cachedRendered(ctx, key, "", func() (Rendered, bool, error) {
 		tags, err := s.repo.Tags(ctx, s.cfg.TagsLimit)
 		if err != nil {
 			return Rendered{}, false, fmt.Errorf("loading tags: %w", err)

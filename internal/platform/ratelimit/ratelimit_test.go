@@ -77,6 +77,56 @@ func TestRedisBudgetIsSharedByReplicas(t *testing.T) {
 	require.Equal(t, 10, allowed)
 }
 
+// Batched limiters (gateway replicas counting locally) still share one
+// budget: together they admit the limit and at most 2×Batch more per replica,
+// and each reports the shared count back in time to stop.
+func TestBatchedRedisBudgetIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	client := redisClient(t, testenv.URL(t, testenv.EnvRedis))
+	prefix := testenv.Name("test:") + ":"
+	t.Cleanup(func() {
+		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	log := slog.New(slog.DiscardHandler)
+	replicas := []*ratelimit.Redis{ratelimit.NewRedis(client, prefix, log, nil), ratelimit.NewRedis(client, prefix, log, nil)}
+	rule := ratelimit.Rule{Name: "batched", Limit: 200, Window: time.Hour, Batch: 10}
+	var mu sync.Mutex
+	allowed := map[int]int{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if replicas[w%2].Allow(context.Background(), rule, "203.0.113.2").Allowed {
+					mu.Lock()
+					allowed[w%2]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := allowed[0] + allowed[1]
+	require.GreaterOrEqual(t, total, rule.Limit, "the whole budget is usable")
+	require.LessOrEqual(t, total, rule.Limit+2*len(replicas)*rule.Batch, "overshoot is bounded by 2×Batch per replica")
+	require.Positive(t, allowed[0])
+	require.Positive(t, allowed[1])
+	for _, l := range replicas {
+		require.False(t, l.Allow(context.Background(), rule, "203.0.113.2").Allowed, "both replicas know the budget is spent")
+	}
+	keys, err := client.Keys(context.Background(), prefix+"rl:batched:203.0.113.2:*").Result()
+	require.NoError(t, err)
+	shared := 0
+	for _, k := range keys {
+		n, err := client.Get(context.Background(), k).Int()
+		require.NoError(t, err)
+		shared += n
+	}
+	require.GreaterOrEqual(t, shared, rule.Limit, "the shared counter holds the replicas' counts")
+}
+
 func TestRedisDownFallsBackToLocalLimits(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
