@@ -159,7 +159,7 @@ func loadtest(args []string, stdout, stderr io.Writer) int {
 	cfg.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit and --auth.login-account-limit.\n\nFlags (command line only):\n")
-		loadgen.PrintFlags(stdout, fs)
+		config.PrintFlags(stdout, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
 	"strings"
 	"time"
 )
@@ -153,19 +152,4 @@ func (c Config) WriteReport(w io.Writer, r *Report) error {
 		return r.WriteJSON(w)
 	}
 	return r.WriteTable(w)
-}
-
-// PrintFlags lists the flags of fs, sorted, in the --name form the other
-// commands use.
-func PrintFlags(w io.Writer, fs *flag.FlagSet) {
-	var flags []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
-	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
-	for _, f := range flags {
-		name, usage := flag.UnquoteUsage(f)
-		if name != "" {
-			name = " " + name
-		}
-		fmt.Fprintf(w, "  --%s%s\n        %s (default %q)\n", f.Name, name, usage, f.DefValue)
-	}
 }

@@ -43,7 +43,13 @@ func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 
 // PrintUsage writes every flag with its environment variable, default and
 // help, sorted by name.
-func PrintUsage(w io.Writer, fs *flag.FlagSet) {
+func PrintUsage(w io.Writer, fs *flag.FlagSet) { printFlags(w, fs, true) }
+
+// PrintFlags is PrintUsage for commands whose flags have no environment
+// variables (tungsten loadtest).
+func PrintFlags(w io.Writer, fs *flag.FlagSet) { printFlags(w, fs, false) }
+
+func printFlags(w io.Writer, fs *flag.FlagSet, withEnv bool) {
 	var flags []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
 	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
@@ -52,12 +58,18 @@ func PrintUsage(w io.Writer, fs *flag.FlagSet) {
 		if name != "" {
 			name = " " + name
 		}
-		fmt.Fprintf(w, "  --%s%s\n", f.Name, name)
-		fmt.Fprintf(w, "        %s (env %s", usage, EnvName(f.Name))
-		if f.DefValue != "" {
-			fmt.Fprintf(w, ", default %q", f.DefValue)
+		var notes []string
+		if withEnv {
+			notes = append(notes, "env "+EnvName(f.Name))
 		}
-		fmt.Fprintln(w, ")")
+		if f.DefValue != "" {
+			notes = append(notes, fmt.Sprintf("default %q", f.DefValue))
+		}
+		fmt.Fprintf(w, "  --%s%s\n        %s", f.Name, name, usage)
+		if len(notes) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(notes, ", "))
+		}
+		fmt.Fprintln(w)
 	}
 }
 
