@@ -20,18 +20,7 @@ import (
 // own spans count the statements.
 func TestListQueryCount(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	db, err := database.Open(t.Context(), database.Config{Service: "blog", DataDir: t.TempDir()}, tp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(t.Context(), blog.Migrations); err != nil {
-		t.Fatal(err)
-	}
-	ts := newTestService(t, func(_ *blog.Config, d *blog.Deps) { d.DB = db })
-	ts.db = db
+	ts, rec := newCountingService(t)
 	viewer := ts.tokens.user(t, 1000, "viewer")
 	for i := range 30 {
 		id := int64(i + 1)
@@ -41,7 +30,7 @@ func TestListQueryCount(t *testing.T) {
 		if i%2 == 0 {
 			ts.do("POST", "/api/articles/"+slug+"/favorite", viewer, nil).want(t, http.StatusOK)
 		}
-		if _, err := ts.svc.Store().ApplyFollowTx(t.Context(), db, domain.Follow{FollowerID: 1000, FolloweeID: id, Following: i%3 == 0, At: 1}); err != nil {
+		if _, err := ts.svc.Store().ApplyFollowTx(t.Context(), ts.db, domain.Follow{FollowerID: 1000, FolloweeID: id, Following: i%3 == 0, At: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,18 +67,7 @@ func TestListQueryCount(t *testing.T) {
 // themselves).
 func TestWriteQueryCount(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	db, err := database.Open(t.Context(), database.Config{Service: "blog", DataDir: t.TempDir()}, tp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(t.Context(), blog.Migrations); err != nil {
-		t.Fatal(err)
-	}
-	ts := newTestService(t, func(_ *blog.Config, d *blog.Deps) { d.DB = db })
-	ts.db = db
+	ts, rec := newCountingService(t)
 	ts.users.add(1, "author", "bio", 1)
 	ts.users.add(2, "reader", "bio", 1)
 	author := ts.tokens.user(t, 1, "author")
@@ -133,4 +111,20 @@ func TestWriteQueryCount(t *testing.T) {
 			require.Equal(t, tc.want, statements(tc.method, tc.path, tc.token, tc.body, tc.status))
 		})
 	}
+}
+
+// newCountingService is a blog on a SQLite database whose spans rec records:
+// one span per SQL statement.
+func newCountingService(t *testing.T) (*testService, *tracetest.SpanRecorder) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	db, err := database.Open(t.Context(), database.Config{Service: "blog", DataDir: t.TempDir()}, tp, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	_, err = db.Migrate(t.Context(), blog.Migrations)
+	require.NoError(t, err)
+	ts := newTestService(t, func(_ *blog.Config, d *blog.Deps) { d.DB = db })
+	ts.db = db
+	return ts, rec
 }
