@@ -199,16 +199,9 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 		if err != nil {
 			return Rendered{}, false, fmt.Errorf("listing articles: %w", err)
 		}
-		list, complete, err := s.articleViews(ctx, Viewer{}, page)
+		list, complete, err := s.sharedViews(ctx, v, page)
 		if err != nil {
 			return Rendered{}, false, err
-		}
-		if !complete && v.ID != 0 {
-			// An author is unknown to the read model and to users: the
-			// viewer's own name may stand in for it, so render for them.
-			if list, _, err = s.articleViews(ctx, v, page); err != nil {
-				return Rendered{}, false, err
-			}
 		}
 		return s.enc.List(list), complete, nil
 	})
@@ -216,6 +209,19 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 		return nil, err
 	}
 	return s.overlay(ctx, v, key, gen, flags, *r)
+}
+
+// sharedViews builds the views of a page for every viewer (no flags), and
+// reports whether they may be shared: when an author is unknown to the read
+// model and to users, the signed-in viewer's own name may stand in for it,
+// so the page is rendered for them and must not be cached for others.
+func (s *Service) sharedViews(ctx context.Context, v Viewer, page domain.Page) (ArticleList, bool, error) {
+	list, complete, err := s.articleViews(ctx, Viewer{}, page)
+	if err != nil || complete || v.ID == 0 {
+		return list, complete, err
+	}
+	list, _, err = s.articleViews(ctx, v, page)
+	return list, false, err
 }
 
 // cachedRendered returns the rendering cached under key or, on a miss, the
@@ -413,14 +419,9 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 			return Rendered{}, false, err
 		}
 		page := domain.Page{Articles: []domain.Article{a}, Total: 1}
-		list, complete, err := s.articleViews(ctx, Viewer{}, page)
+		list, complete, err := s.sharedViews(ctx, v, page)
 		if err != nil {
 			return Rendered{}, false, err
-		}
-		if !complete && v.ID != 0 {
-			if list, _, err = s.articleViews(ctx, v, page); err != nil {
-				return Rendered{}, false, err
-			}
 		}
 		return s.enc.Article(list.Articles[0]), complete, nil
 	})
