@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -25,13 +26,16 @@ func NewRemote(name, baseURL string, log *slog.Logger) (http.Handler, error) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 		},
-		Transport: &http.Transport{
+		// A refused dial (a replica just killed, still behind the Service for a second) is
+		// retried on a fresh connection: nothing was sent, so it is safe even for a POST.
+		Transport: &httpx.DialRetry{Attempts: 3, Backoff: 100 * time.Millisecond, Next: &http.Transport{
 			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          512,
 			MaxIdleConnsPerHost:   256,
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
-		},
+		}},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, http.ErrAbortHandler) {
 				panic(err)
