@@ -363,8 +363,13 @@ start_addons() {
 deploy_tungsten() {
 	local t0
 	kc kustomize "$OVERLAY" >"$P/manifests/tungsten.yaml" || die "kustomize $OVERLAY failed"
-	awk -v a="$P/manifests/tungsten-1.yaml" -v b="$P/manifests/tungsten-2.yaml" '
-		function flush() { if (doc != "") { print doc > (doc ~ /(^|\n)kind: Deployment\n/ ? b : a); print "---" > (doc ~ /(^|\n)kind: Deployment\n/ ? b : a) } doc = "" }
+	# tungsten-1: everything but the Job and the Deployments; tungsten-job: the migrate Job,
+	# applied once the node-services' EndpointSlices exist (it connects to PostgreSQL through
+	# the selector-less Service: without them its first attempt fails and waits a backoff);
+	# tungsten-2: the Deployments.
+	awk -v a="$P/manifests/tungsten-1.yaml" -v j="$P/manifests/tungsten-job.yaml" -v b="$P/manifests/tungsten-2.yaml" '
+		function out() { return doc ~ /(^|\n)kind: Deployment\n/ ? b : (doc ~ /(^|\n)kind: Job\n/ ? j : a) }
+		function flush() { if (doc != "") { f = out(); print doc > f; print "---" > f } doc = "" }
 		/^---$/ { flush(); next }
 		{ doc = doc $0 "\n" }
 		END { flush() }' "$P/manifests/tungsten.yaml"
@@ -375,6 +380,7 @@ deploy_tungsten() {
 	t0=$(now)
 	kc apply -f "$P/manifests/tungsten-1.yaml" >/dev/null || die "kubectl apply (phase 1) failed"
 	kc apply -f "$P/manifests/node-services.yaml" >/dev/null || die "kubectl apply node-services failed"
+	kc apply -f "$P/manifests/tungsten-job.yaml" >/dev/null || die "kubectl apply (migrate Job) failed"
 	kc -n tungsten wait --for=condition=complete job/tungsten-migrate --timeout=180s >&2 || {
 		kc -n tungsten logs job/tungsten-migrate >&2 || true
 		die "the migrate Job did not complete"
