@@ -252,6 +252,9 @@ host_prepare() {
 		for k in "${SYSCTLS[@]}"; do
 			if sysctl -n "$k" >/dev/null 2>&1; then echo "$k=$(sysctl -n "$k")"; fi
 		done >"$P/run/sysctl.orig"
+		# iptables-nft creates its tables (ip filter, ip nat, ...) on first use; `down` removes
+		# the ones that were not there and are empty again
+		if command -v nft >/dev/null; then nft list tables >"$P/run/nft-tables.orig" 2>/dev/null; fi
 		for d in /var/lib/kubelet /var/log/pods /var/log/containers /run/netns /etc/kubernetes; do
 			[[ -e $d ]] || echo "$d"
 		done >"$P/run/created-dirs"
@@ -494,6 +497,14 @@ cmd_down() {
 			for ch in $("$ipt-save" -t "$t" 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\)-[^ ]*\) .*/\1/p'); do "$ipt" -t "$t" -X "$ch" 2>/dev/null; done
 		done
 	done
+	if [[ -f $P/run/nft-tables.orig ]]; then
+		local fam tbl
+		while read -r _ fam tbl; do
+			grep -qx "table $fam $tbl" "$P/run/nft-tables.orig" && continue
+			nft -j list table "$fam" "$tbl" 2>/dev/null | grep -q '"rule"' && continue
+			nft delete table "$fam" "$tbl" 2>/dev/null && log "deleted empty nft table $fam $tbl"
+		done < <(nft list tables 2>/dev/null)
+	fi
 	if [[ -f $P/run/sysctl.orig ]]; then
 		local k v
 		while IFS="=" read -r k v; do sysctl -qw "$k=$v" 2>/dev/null; done <"$P/run/sysctl.orig"
