@@ -252,6 +252,9 @@ host_prepare() {
 		for k in "${SYSCTLS[@]}"; do
 			if sysctl -n "$k" >/dev/null 2>&1; then echo "$k=$(sysctl -n "$k")"; fi
 		done >"$P/run/sysctl.orig"
+		# iptables-nft creates its tables (ip filter, ip nat, ...) on first use; `down` removes
+		# the ones that were not there and are empty again
+		if command -v nft >/dev/null; then nft list tables >"$P/run/nft-tables.orig" 2>/dev/null; fi
 		for d in /var/lib/kubelet /var/log/pods /var/log/containers /run/netns /etc/kubernetes; do
 			[[ -e $d ]] || echo "$d"
 		done >"$P/run/created-dirs"
@@ -363,8 +366,13 @@ start_addons() {
 deploy_tungsten() {
 	local t0
 	kc kustomize "$OVERLAY" >"$P/manifests/tungsten.yaml" || die "kustomize $OVERLAY failed"
-	awk -v a="$P/manifests/tungsten-1.yaml" -v b="$P/manifests/tungsten-2.yaml" '
-		function flush() { if (doc != "") { print doc > (doc ~ /(^|\n)kind: Deployment\n/ ? b : a); print "---" > (doc ~ /(^|\n)kind: Deployment\n/ ? b : a) } doc = "" }
+	# tungsten-1: everything but the Job and the Deployments; tungsten-job: the migrate Job,
+	# applied once the node-services' EndpointSlices exist (it connects to PostgreSQL through
+	# the selector-less Service: without them its first attempt fails and waits a backoff);
+	# tungsten-2: the Deployments.
+	awk -v a="$P/manifests/tungsten-1.yaml" -v j="$P/manifests/tungsten-job.yaml" -v b="$P/manifests/tungsten-2.yaml" '
+		function out() { return doc ~ /(^|\n)kind: Deployment\n/ ? b : (doc ~ /(^|\n)kind: Job\n/ ? j : a) }
+		function flush() { if (doc != "") { f = out(); print doc > f; print "---" > f } doc = "" }
 		/^---$/ { flush(); next }
 		{ doc = doc $0 "\n" }
 		END { flush() }' "$P/manifests/tungsten.yaml"
@@ -375,6 +383,7 @@ deploy_tungsten() {
 	t0=$(now)
 	kc apply -f "$P/manifests/tungsten-1.yaml" >/dev/null || die "kubectl apply (phase 1) failed"
 	kc apply -f "$P/manifests/node-services.yaml" >/dev/null || die "kubectl apply node-services failed"
+	kc apply -f "$P/manifests/tungsten-job.yaml" >/dev/null || die "kubectl apply (migrate Job) failed"
 	kc -n tungsten wait --for=condition=complete job/tungsten-migrate --timeout=180s >&2 || {
 		kc -n tungsten logs job/tungsten-migrate >&2 || true
 		die "the migrate Job did not complete"
@@ -488,6 +497,14 @@ cmd_down() {
 			for ch in $("$ipt-save" -t "$t" 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\)-[^ ]*\) .*/\1/p'); do "$ipt" -t "$t" -X "$ch" 2>/dev/null; done
 		done
 	done
+	if [[ -f $P/run/nft-tables.orig ]]; then
+		local fam tbl
+		while read -r _ fam tbl; do
+			grep -qx "table $fam $tbl" "$P/run/nft-tables.orig" && continue
+			nft -j list table "$fam" "$tbl" 2>/dev/null | grep -q '"rule"' && continue
+			nft delete table "$fam" "$tbl" 2>/dev/null && log "deleted empty nft table $fam $tbl"
+		done < <(nft list tables 2>/dev/null)
+	fi
 	if [[ -f $P/run/sysctl.orig ]]; then
 		local k v
 		while IFS="=" read -r k v; do sysctl -qw "$k=$v" 2>/dev/null; done <"$P/run/sysctl.orig"

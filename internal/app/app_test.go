@@ -114,6 +114,8 @@ func TestEmbeddedLifecycle(t *testing.T) {
 	res, err = http.Get(public + "/api/tags")
 	require.NoError(t, err, "requests are still served during the drain")
 	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+	require.True(t, res.Close, "a drain-time answer closes its connection (Connection: close), so kept-alive clients reconnect elsewhere")
 	require.NoError(t, <-done)
 	require.Contains(t, logs.String(), `"msg":"stopped"`)
 

@@ -128,6 +128,14 @@ func (a *App) shutdownPublic(ctx context.Context) error {
 	return a.public.Shutdown(ctx)
 }
 
+// disableKeepAlives makes the public listener close each connection after its current
+// response (the drain's first step).
+func (a *App) disableKeepAlives() {
+	if a.public != nil {
+		a.public.SetKeepAlivesEnabled(false)
+	}
+}
+
 func (a *App) stopAdmin(ctx context.Context) error {
 	err := a.admin.Shutdown(ctx)
 	a.serveWG.Wait()
@@ -213,6 +221,11 @@ func (a *App) Run(ctx context.Context, started time.Time) error {
 
 	a.log.Info("shutting down", "drain_delay", a.cfg.DrainDelay.String())
 	a.stopping.Store(true)
+	// Answer the drain delay's requests with "Connection: close": a client with a kept-alive
+	// connection (the gateway's pool, a load balancer) then closes it itself after its
+	// answer, instead of sending its next request on a connection Shutdown closes under it,
+	// where a POST fails because it cannot be retried.
+	a.disableKeepAlives()
 	time.Sleep(a.cfg.DrainDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -39,8 +40,11 @@ func NewRemote(name, baseURL string, log *slog.Logger) (http.Handler, error) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 		},
-		Transport: &http.Transport{
+		// A refused dial (a replica just killed, still behind the Service for a second) is
+		// retried on a fresh connection: nothing was sent, so it is safe even for a POST.
+		Transport: &httpx.DialRetry{Attempts: 3, Backoff: 100 * time.Millisecond, Next: &http.Transport{
 			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:          512,
 			MaxIdleConnsPerHost:   256, // at least the connections a replica serves at once: a miss dials
 			IdleConnTimeout:       90 * time.Second,
@@ -51,7 +55,7 @@ func NewRemote(name, baseURL string, log *slog.Logger) (http.Handler, error) {
 			// Larger buffers: one read/write syscall for a typical list body.
 			WriteBufferSize: 32 << 10,
 			ReadBufferSize:  32 << 10,
-		},
+		}},
 		BufferPool: &bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, http.ErrAbortHandler) {

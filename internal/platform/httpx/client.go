@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -42,12 +43,14 @@ type ClientConfig struct {
 func NewClient(cfg ClientConfig) *Client {
 	tr := cfg.Transport
 	if tr == nil {
-		tr = &http.Transport{
+		// A refused dial is retried (DialRetry): nothing was sent, so it is safe for every method.
+		tr = &DialRetry{Attempts: 3, Backoff: 100 * time.Millisecond, Next: &http.Transport{
 			Proxy:               nil, // internal calls never go through a proxy
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 128,
 			IdleConnTimeout:     90 * time.Second,
-		}
+		}}
 	}
 	base := cfg.BaseURL
 	if base == "" {

@@ -11,11 +11,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Tracing is a process's tracer provider and propagator. With no OTLP
-// endpoint configured it is a no-op that costs next to nothing.
+// endpoint configured it records and exports nothing (spans are dropped at
+// start, which costs next to nothing) but still hands out trace IDs for logs.
 type Tracing struct {
 	Provider   trace.TracerProvider
 	Propagator propagation.TextMapPropagator
@@ -29,7 +29,12 @@ type Tracing struct {
 func NewTracing(ctx context.Context, serviceName, version string) (*Tracing, error) {
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
-		return &Tracing{Provider: noop.NewTracerProvider(), Propagator: prop, shutdown: func(context.Context) error { return nil }}, nil
+		// No exporter: record nothing, but still give every request a trace and span ID
+		// (a dropped span carries a valid context), so the JSON logs of every process a
+		// request crosses share its trace_id and can be joined without a tracing backend.
+		// A sampled caller's trace stays sampled (parent based).
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+		return &Tracing{Provider: tp, Propagator: prop, shutdown: tp.Shutdown}, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {

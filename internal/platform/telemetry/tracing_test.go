@@ -1,7 +1,10 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -38,5 +41,30 @@ func TestSamplingIsParentBasedAndConfigurable(t *testing.T) {
 	child.End()
 	if !child.SpanContext().IsSampled() || child.SpanContext().TraceID() != parent.TraceID() {
 		t.Error("the child of a sampled remote parent was not sampled in the parent's trace")
+	}
+}
+
+// Without an endpoint nothing is recorded, yet each request still gets a trace ID that
+// the logs carry (and that travels to the next service), so logs join up without a backend.
+func TestNoEndpointStillGivesLogsATraceID(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	trc, err := NewTracing(context.Background(), "test", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = trc.Shutdown(context.Background()) })
+	ctx, span := trc.Provider.Tracer("test").Start(context.Background(), "root")
+	defer span.End()
+	if span.IsRecording() || span.SpanContext().IsSampled() {
+		t.Error("a span was recorded or sampled with no exporter")
+	}
+	if !span.SpanContext().IsValid() {
+		t.Fatal("no trace ID without an exporter")
+	}
+	var buf bytes.Buffer
+	NewLogger(&buf, new(slog.LevelVar)).InfoContext(ctx, "request")
+	if want := `"trace_id":"` + span.SpanContext().TraceID().String() + `"`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log line %s lacks %s", buf.String(), want)
 	}
 }
