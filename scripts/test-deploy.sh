@@ -46,10 +46,18 @@ if [[ "${DEPLOY_DRY_RUN:-1}" != 0 ]]; then
 	ART=$TUNGSTEN_REPO/test-artifacts/deploy
 	WORK=$(mktemp -d)
 	PIDS=()
+	# The API server first (started last), then etcd: kube-apiserver 1.37 waits minutes
+	# in its shutdown for an etcd that is already gone, so it gets 10 s, then SIGKILL.
 	cleanup_dry_run() {
-		local pid
-		for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-		for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+		local i pid deadline
+		for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+			pid=${PIDS[i]}
+			kill "$pid" 2>/dev/null || true
+			deadline=$((SECONDS + 10))
+			while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		done
 		rm -rf "$WORK"
 	}
 	on_exit cleanup_dry_run
