@@ -224,7 +224,14 @@ func testRollingUpdate(t *testing.T, gw string) {
 // is killed with SIGKILL ("kill"), and measures the time until the blog is whole again.
 func testSelfHeal(t *testing.T, gw, how string) {
 	waitAvailable(t, 120*time.Second)
-	before := servicePods(t, "blog")
+	// Only Ready pods: the pod the previous test deleted may still be terminating
+	// (preStop and drain), its container already gone from containerd.
+	var before []corev1.Pod
+	for _, p := range servicePods(t, "blog") {
+		if podReady(p) {
+			before = append(before, p)
+		}
+	}
 	require.NotEmpty(t, before)
 	victim := before[0]
 	want := len(before)
