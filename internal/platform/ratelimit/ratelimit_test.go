@@ -45,14 +45,7 @@ func redisClient(t *testing.T, url string) *redis.Client {
 // allowed the full limit).
 func TestRedisBudgetIsSharedByReplicas(t *testing.T) {
 	t.Parallel()
-	client := redisClient(t, testenv.URL(t, testenv.EnvRedis))
-	prefix := testenv.Name("test:") + ":"
-	t.Cleanup(func() {
-		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(context.Background(), keys...)
-		}
-	})
+	client, prefix := sharedRedis(t)
 	log := slog.New(slog.DiscardHandler)
 	a := ratelimit.NewRedis(client, prefix, log, nil)
 	b := ratelimit.NewRedis(client, prefix, log, nil)
@@ -82,14 +75,7 @@ func TestRedisBudgetIsSharedByReplicas(t *testing.T) {
 // and each reports the shared count back in time to stop.
 func TestBatchedRedisBudgetIsSharedByReplicas(t *testing.T) {
 	t.Parallel()
-	client := redisClient(t, testenv.URL(t, testenv.EnvRedis))
-	prefix := testenv.Name("test:") + ":"
-	t.Cleanup(func() {
-		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(context.Background(), keys...)
-		}
-	})
+	client, prefix := sharedRedis(t)
 	log := slog.New(slog.DiscardHandler)
 	replicas := []*ratelimit.Redis{ratelimit.NewRedis(client, prefix, log, nil), ratelimit.NewRedis(client, prefix, log, nil)}
 	rule := ratelimit.Rule{Name: "batched", Limit: 200, Window: time.Hour, Batch: 10}
@@ -136,4 +122,19 @@ func TestRedisDownFallsBackToLocalLimits(t *testing.T) {
 	require.True(t, l.Allow(ctx, rule, "k").Allowed)
 	require.True(t, l.Allow(ctx, rule, "k").Allowed)
 	require.False(t, l.Allow(ctx, rule, "k").Allowed, "limits still hold while Redis is down")
+}
+
+// sharedRedis is the test Redis and a key prefix of this test's own, whose
+// keys are deleted when the test ends.
+func sharedRedis(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	client := redisClient(t, testenv.URL(t, testenv.EnvRedis))
+	prefix := testenv.Name("test:") + ":"
+	t.Cleanup(func() {
+		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	return client, prefix
 }
