@@ -45,6 +45,7 @@ WORKDIR /
 ENV TUNGSTEN_DATA_DIR=/data
 USER 65532:65532
 # 8080: public HTTP (API and web UI); 9090: admin (/healthz, /readyz, /metrics) - keep it private.
+# The admin listener binds 127.0.0.1 unless TUNGSTEN_ADMIN_ADDR says otherwise (Kubernetes sets 0.0.0.0:9090).
 EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/tungsten"]
 CMD ["serve"]

@@ -7,8 +7,11 @@ ARGS     ?=
 MODE     ?= embedded
 FUZZTIME ?= 10s
 SLO_MODE ?= all
+FAULTS   ?= full
+SEARCH_ARTICLES ?= 10000,100000
+DOCTOR_TRIALS ?= 3
 
-.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy slo-gate bench loadtest cluster-up cluster-down test-cluster
+.PHONY: help build run test test-unit test-web newman fuzz lint test-deploy test-faults slo-gate bench search-latency loadtest cluster-up cluster-down test-cluster test-doctor
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
@@ -43,6 +46,9 @@ test-observability: ## dashboards, rules, traces and logs checked against real P
 observability-up: ## run Tungsten distributed with Prometheus and Jaeger on loopback until Ctrl-C
 	bash scripts/test-observability.sh --up
 
+test-faults: ## kill -9/SIGTERM, datastore restarts and TCP faults (toxiproxy) under load; table in test-artifacts/faults (FAULTS=short: the CI subset)
+	bash scripts/test-faults.sh $(FAULTS)
+
 test-deploy: ## Kubernetes/Argo CD/Terraform/workflows: render, strict decode, policy checks, actionlint
 	bash scripts/test-deploy.sh
 
@@ -55,6 +61,10 @@ loadtest: build ## tungsten loadtest against a running deployment (ARGS="--url .
 bench: ## ceiling vs all-in-one vs distributed, closed and open loop; table, JSON, plot in test-artifacts/bench (BENCH_SHORT=1: short form)
 	bash scripts/bench.sh $(ARGS)
 
+search-latency: ## search latency at SEARCH_ARTICLES synthetic articles (default 10000,100000) on SQLite and PostgreSQL (ADR 0015)
+	TUNGSTEN_SEARCH_LATENCY_ARTICLES=$(SEARCH_ARTICLES) nice -n 10 go test -count=1 -v -timeout 60m \
+		-run '^TestSearchLatency$$' ./internal/blog/adapters/sqlstore/
+
 cluster-up: ## a real single-node Kubernetes here with Tungsten deployed (tests/cluster = dev overlay); root
 	bash scripts/k8s-cluster.sh up
 
@@ -63,3 +73,6 @@ cluster-down: ## stop that cluster and remove everything it made (processes, bri
 
 test-cluster: ## cluster-up, image/rollout/self-healing/HPA/PDB/logs tests, newman through the Service, cluster-down
 	bash scripts/k8s-cluster.sh test
+
+test-doctor: ## (needs the tungsten doctor command, not built yet) cluster-up, tungsten doctor scored on seeded faults under load (DOCTOR_TRIALS per class, default 3; table in test-artifacts/doctor), cluster-down
+	TUNGSTEN_DOCTOR_TRIALS=$(DOCTOR_TRIALS) bash scripts/k8s-cluster.sh doctor

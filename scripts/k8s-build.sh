@@ -7,7 +7,8 @@
 #     ./staging, so the wrapper replaces each with its published release v0.<minor>)
 #   crane (images without Docker), CoreDNS, metrics-server, nats-server (the version go.mod pins)
 #   the pause image's binary, from Kubernetes' own build/pause/linux/pause.c (gcc -static)
-#   Debian: containerd runc containernetworking-plugins iptables conntrack etcd-server (root only)
+#   Debian: containerd runc containernetworking-plugins iptables conntrack etcd-server
+#     prometheus (root only)
 # Cold: ~10 minutes of CPU on 2 busy cores; then everything is cached in $TUNGSTEN_CACHE
 # (default ~/.cache/tungsten) and the script returns in a second.
 #
@@ -98,7 +99,7 @@ install_packages() {
 	declare -A pkg_of=(
 		[containerd]=containerd [runc]=runc [/usr/lib/cni/bridge]=containernetworking-plugins
 		[iptables]=iptables [conntrack]=conntrack [etcd]=etcd-server [gcc]=gcc [nft]=nftables
-		[crictl]=cri-tools
+		[crictl]=cri-tools [prometheus]=prometheus
 	)
 	for c in "${!pkg_of[@]}"; do
 		if [[ $c == /* ]]; then [[ -e $c ]] || missing+=("${pkg_of[$c]}"); else command -v "$c" >/dev/null || missing+=("${pkg_of[$c]}"); fi

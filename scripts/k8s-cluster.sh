@@ -6,7 +6,11 @@
 #                         (scripts/k8s-images.sh), start containerd, etcd, kube-apiserver,
 #                         controller-manager, scheduler, kubelet, kube-proxy, CoreDNS,
 #                         metrics-server, throwaway PostgreSQL and Redis on the node, then
-#                         deploy Tungsten; leaves it running (make cluster-up)
+#                         deploy Tungsten and start Prometheus on the node scraping its pods
+#                         through the PodMonitor users deploy (http://127.0.0.1:19090) and
+#                         VictoriaLogs on the node (http://127.0.0.1:19428 and the node IP)
+#                         receiving every container's logs from components/logging's vlagent;
+#                         leaves it running (make cluster-up)
 #   k8s-cluster.sh down   stop everything it started (by pid) and remove what it made: pods'
 #                         network namespaces and veths, the bridge, KUBE-*/CNI-* iptables
 #                         chains, mounts under its directories, cgroups; restores the
@@ -14,9 +18,11 @@
 #   k8s-cluster.sh test   up, then test/cluster (TUNGSTEN_CLUSTER_TEST=1) and the RealWorld
 #                         collection through the gateway Service, then down, whatever
 #                         failed (make test-cluster)
+#   k8s-cluster.sh doctor up, the full doctor evaluation (scripts/doctor-eval.sh full),
+#                         down, whatever failed (make test-doctor)
 #
 # Root only (containerd, kubelet, iptables). Needs free: 2379/2380, 6443, 10248-10259 and
-# 15432/16379 on the node IP. Other PostgreSQL/Redis/NATS on the machine are left alone.
+# 15432/16379/19428 on the node IP, 19090/19428 on loopback. Other PostgreSQL/Redis/NATS on the machine are left alone.
 # Logs, timings and figures: test-artifacts/cluster/.
 # Environment: KUBE_VERSION (v1.37.2), TUNGSTEN_CACHE, TUNGSTEN_K8S_DIR (state,
 # /var/lib/tungsten-k8s), NODE_IP (the default route's source address).
@@ -29,8 +35,8 @@ cd "$REPO"
 
 CMD=${1:-}
 case "$CMD" in
-up | down | test) ;;
-*) die "usage: scripts/k8s-cluster.sh up|down|test" ;;
+up | down | test | doctor) ;;
+*) die "usage: scripts/k8s-cluster.sh up|down|test|doctor" ;;
 esac
 is_root || die "the local cluster needs root (containerd, kubelet, iptables)"
 
@@ -46,7 +52,7 @@ NODE_IP=${NODE_IP:-$(ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \
 POD_CIDR=10.244.0.0/24 CLUSTER_CIDR=10.244.0.0/16 SVC_CIDR=10.96.0.0/16 DNS_IP=10.96.0.10
 BRIDGE=tungsten0
 CTRD_SOCK=$RUN/containerd/containerd.sock
-PG_PORT=15432 REDIS_PORT=16379
+PG_PORT=15432 REDIS_PORT=16379 PROM_PORT=19090 VLOGS_PORT=19428
 COREDNS_VERSION=v1.12.3 METRICS_SERVER_VERSION=v0.8.0
 OVERLAY=deploy/kubernetes/tests/cluster
 export KUBECONFIG=$P/kubeconfig/admin.conf
@@ -102,6 +108,9 @@ check_ports() {
 		if tcp_open 127.0.0.1 "$p" || tcp_open "$NODE_IP" "$p"; then busy+=("$p"); fi
 	done
 	for p in $PG_PORT $REDIS_PORT; do tcp_open "$NODE_IP" "$p" && busy+=("$NODE_IP:$p"); done
+	tcp_open 127.0.0.1 "$PROM_PORT" && busy+=("127.0.0.1:$PROM_PORT")
+	tcp_open 127.0.0.1 "$VLOGS_PORT" && busy+=("127.0.0.1:$VLOGS_PORT")
+	tcp_open "$NODE_IP" "$VLOGS_PORT" && busy+=("$NODE_IP:$VLOGS_PORT")
 	if ((${#busy[@]} > 0)); then
 		die "ports in use: ${busy[*]} (another cluster or etcd/kube-apiserver runs here: stop it, or 'scripts/k8s-cluster.sh down' if it is ours; nothing was killed)"
 	fi
@@ -360,6 +369,58 @@ start_addons() {
 		die "metrics.k8s.io not Available"
 }
 
+# start_prometheus: Debian's Prometheus on the node, as its own user, scraping Tungsten's
+# pods with the scrape config generated from components/monitoring/podmonitor.yaml (what
+# the Prometheus Operator would run: test/cluster/scrapeconfig) and loading the rules of
+# deploy/observability. Debian builds Prometheus without the Kubernetes discovery, so
+# `scrapeconfig -discover` (as the same user) lists the pods through the API with the token
+# of a ServiceAccount that may only read pods (scripts/k8s/addons.yaml) and writes what the
+# pod role would give as file_sd targets; the PodMonitor's relabelling then runs unchanged.
+start_prometheus() {
+	local d=$P/prometheus sc=$P/bin/scrapeconfig
+	mkdir -p "$d/data" "$d/sd" "$d/rules" "$P/bin"
+	go build -o "$sc" ./test/cluster/scrapeconfig || die "go build ./test/cluster/scrapeconfig failed"
+	kc -n kube-system create token prometheus --duration=24h >"$d/token" || die "no token for the prometheus ServiceAccount"
+	cp "$K/ca.crt" "$d/ca.crt"
+	cp "$REPO"/deploy/observability/prometheus/rules/*.yml "$d/rules/"
+	{
+		cat <<-EOF
+			# Written by scripts/k8s-cluster.sh: the PodMonitor's scrape config (test/cluster/scrapeconfig).
+			global: {scrape_interval: 15s, evaluation_interval: 15s}
+			rule_files:
+			  - $d/rules/*.yml
+			scrape_configs:
+		EOF
+		"$sc" -podmonitor deploy/kubernetes/components/monitoring/podmonitor.yaml -namespace tungsten -file-sd "$d/sd" |
+			sed 's/^/  /'
+	} >"$d/prometheus.yml" || die "could not generate the scrape config from the PodMonitor"
+	promtool check config "$d/prometheus.yml" >"$P/logs/promtool.log" 2>&1 || die "promtool check config failed ($P/logs/promtool.log)"
+	chown -R prometheus: "$d"
+	chmod 600 "$d/token"
+	local as_prom=(setpriv --reuid=prometheus --regid=prometheus --init-groups)
+	start pod-discovery "${as_prom[@]}" "$sc" -discover "$d/sd" -namespace tungsten \
+		-api-server "https://$NODE_IP:6443" -ca-file "$d/ca.crt" -token-file "$d/token"
+	wait_for 30 "pod discovery ($d/sd/pods.json)" test -s "$d/sd/pods.json" || die "pod discovery wrote no targets ($P/logs/pod-discovery.log)"
+	start prometheus "${as_prom[@]}" prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/data" \
+		--web.listen-address="127.0.0.1:$PROM_PORT" --storage.tsdb.retention.time=1d
+	wait_for 60 "Prometheus on 127.0.0.1:$PROM_PORT" curl -fsS -m 2 "http://127.0.0.1:$PROM_PORT/-/ready" || die "Prometheus did not start"
+}
+
+# start_victorialogs: VictoriaLogs on the node (scripts/victorialogs.sh), as nobody, data in
+# the state dir. Loopback for the tests and `doctor`, the node IP for the pods' vlagent
+# (through the selector-less Service tungsten-victorialogs, scripts/k8s/node-services.yaml).
+start_victorialogs() {
+	local dir
+	dir=$(bash "$REPO/scripts/victorialogs.sh") || die "scripts/victorialogs.sh failed"
+	mkdir -p "$P/var/victorialogs"
+	chown nobody: "$P/var/victorialogs"
+	start victorialogs setpriv --reuid=nobody --regid=nogroup --clear-groups "$dir/victoria-logs" \
+		-httpListenAddr "127.0.0.1:$VLOGS_PORT" -httpListenAddr "$NODE_IP:$VLOGS_PORT" \
+		-storageDataPath "$P/var/victorialogs" -retentionPeriod 1d
+	wait_for 60 "VictoriaLogs on 127.0.0.1:$VLOGS_PORT" curl -fsS -m 2 "http://127.0.0.1:$VLOGS_PORT/health" ||
+		die "VictoriaLogs did not start ($P/logs/victorialogs.log)"
+}
+
 # deploy: the overlay, in the order Argo CD's sync waves give it: everything but the
 # Deployments first (config, secrets, NATS, the migrate Job), the Job to completion, then
 # the services, which start on its schema (TUNGSTEN_MIGRATE_ON_START is false there).
@@ -376,7 +437,7 @@ deploy_tungsten() {
 		/^---$/ { flush(); next }
 		{ doc = doc $0 "\n" }
 		END { flush() }' "$P/manifests/tungsten.yaml"
-	sed -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@PG_PORT@|$PG_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" -e "s|@PV_DIR@|$P/var/pv|g" \
+	sed -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@PG_PORT@|$PG_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" -e "s|@VLOGS_PORT@|$VLOGS_PORT|g" -e "s|@PV_DIR@|$P/var/pv|g" \
 		"$REPO/scripts/k8s/node-services.yaml" >"$P/manifests/node-services.yaml"
 	mkdir -p "$P/var/pv/nats-0"
 	chown 1000:1000 "$P/var/pv/nats-0"
@@ -416,6 +477,7 @@ cmd_up() {
 	timing "images built (crane)" "$(since "$t1")"
 	write_configs
 	start_datastores
+	start_victorialogs
 	t1=$(now)
 	start_control_plane
 	timing "containerd + control plane -> node Ready" "$(since "$t1")"
@@ -423,6 +485,9 @@ cmd_up() {
 	start_addons
 	timing "CoreDNS + metrics-server ready" "$(since "$t1")"
 	deploy_tungsten
+	t1=$(now)
+	start_prometheus
+	timing "Prometheus scraping the pods" "$(since "$t1")"
 	timing "cluster-up total" "$(since "$t0")"
 	kc get nodes -o wide >&2
 	kc -n tungsten get pods -o wide >&2
@@ -431,8 +496,10 @@ cmd_up() {
 		export PATH=$KBIN:\$PATH
 		export TUNGSTEN_CLUSTER_NODE_IP=$NODE_IP
 		export TUNGSTEN_CLUSTER_CONTAINERD=$CTRD_SOCK
+		export TUNGSTEN_CLUSTER_PROMETHEUS=http://127.0.0.1:$PROM_PORT
+		export TUNGSTEN_CLUSTER_VICTORIALOGS=http://127.0.0.1:$VLOGS_PORT
 	EOF
-	log "cluster up: source $P/env, then kubectl -n tungsten get pods; stop it with make cluster-down"
+	log "cluster up: source $P/env, then kubectl -n tungsten get pods; Prometheus: http://127.0.0.1:$PROM_PORT; VictoriaLogs: http://127.0.0.1:$VLOGS_PORT/select/vmui; stop it with make cluster-down"
 }
 
 # --- down ---------------------------------------------------------------------------------
@@ -444,12 +511,14 @@ cmd_down() {
 		log "deleting workloads (kubelet and containerd release their networks and mounts)"
 		kc -n tungsten get pods -o wide >"$ART/pods-at-teardown.txt" 2>&1
 		kc delete apiservice v1beta1.metrics.k8s.io --ignore-not-found --wait=false >/dev/null 2>&1
-		kc delete ns tungsten --ignore-not-found --wait=false >/dev/null 2>&1
+		kc delete ns tungsten tungsten-logging --ignore-not-found --wait=false >/dev/null 2>&1
 		kc -n kube-system delete deploy --all --wait=false >/dev/null 2>&1
 		# shellcheck disable=SC2317 # called through wait_for
 		nopods() { [[ -z $(kc get pods -A --no-headers 2>/dev/null) ]]; }
 		wait_for 90 "all pods gone" nopods
 	fi
+	stop prometheus
+	stop pod-discovery
 	stop kube-proxy
 	if [[ -x $KBIN/kube-proxy && -f $P/etc/kube-proxy.yaml ]]; then
 		"$KBIN/kube-proxy" --cleanup --config="$P/etc/kube-proxy.yaml" >"$ART/logs/kube-proxy-cleanup.log" 2>&1
@@ -466,6 +535,7 @@ cmd_down() {
 	stop containerd
 	stop postgres
 	stop redis
+	stop victorialogs
 	# Shims of our containerd outlive it: each names our private socket on its command line.
 	local f pid
 	for f in /proc/[0-9]*/cmdline; do
@@ -545,11 +615,24 @@ cmd_test() {
 	t0=$(now)
 	log "test/cluster (TUNGSTEN_CLUSTER_TEST=1)"
 	TUNGSTEN_CLUSTER_TEST=1 TUNGSTEN_CLUSTER_GATEWAY="http://$gw" TUNGSTEN_CLUSTER_ARTIFACTS="$ART" \
+		TUNGSTEN_CLUSTER_PROMETHEUS="http://127.0.0.1:$PROM_PORT" TUNGSTEN_CLUSTER_VICTORIALOGS="http://127.0.0.1:$VLOGS_PORT" \
 		TUNGSTEN_CLUSTER_IMAGES="$P/images" KUBECTL="$KBIN/kubectl" \
 		timeout -k 10 900 go test -count=1 -v -timeout 14m ./test/cluster/ 2>&1 | tee "$ART/go-test.log"
 	local rc=${PIPESTATUS[0]}
 	timing "test/cluster" "$(since "$t0")"
 	((rc == 0)) || die "test/cluster failed (test-artifacts/cluster/go-test.log)"
+	# The doctor evaluation's short form (scripts/doctor-eval.sh short) joins this step once
+	# `tungsten doctor` exists (issue 13); until then it would only measure a missing command.
+}
+
+# --- doctor -------------------------------------------------------------------------------
+cmd_doctor() {
+	on_exit cmd_down
+	cmd_up
+	local t0
+	t0=$(now)
+	bash "$REPO/scripts/doctor-eval.sh" full || die "the doctor evaluation failed (test-artifacts/doctor/)"
+	timing "doctor evaluation (full form)" "$(since "$t0")"
 }
 
 "cmd_$CMD"

@@ -13,6 +13,8 @@
 #                                 entrypoint and cmd (test/cluster checks it against the
 #                                 Dockerfile)
 #   tungsten.local/nats:<v>       nats-server at the version go.mod pins
+#   tungsten.local/vlagent:<v>    VictoriaLogs' collector (scripts/victorialogs.sh), for
+#                                 components/logging
 #   tungsten.local/coredns:<v>, tungsten.local/metrics-server:<v>, tungsten.local/pause:<kube v>
 #
 # Needs scripts/k8s-build.sh to have run (crane, the add-ons and pause are taken from its cache).
@@ -106,6 +108,17 @@ minimal_etc "$R" 1000 nats
 image nats "tungsten.local/nats:$NATS_VERSION" "$R" --entrypoint /usr/local/bin/nats-server -u 1000:1000 \
 	-e PATH=/usr/local/bin:/usr/bin:/bin --exposed-ports 4222/tcp,6222/tcp,8222/tcp \
 	-l "org.opencontainers.image.version=$NATS_VERSION"
+
+# --- vlagent: components/logging's collector (scripts/victorialogs.sh builds it once) ----
+# shellcheck source=victorialogs.sh
+source "$REPO/scripts/victorialogs.sh"
+VLOGS_DIR=$(victorialogs_dir)
+R=$WORK/vlagent
+mkdir -p "$R/usr/local/bin"
+cp "$VLOGS_DIR/vlagent" "$R/usr/local/bin/vlagent"
+minimal_etc "$R" 65532 nonroot
+image vlagent "tungsten.local/vlagent:$VICTORIALOGS_VERSION" "$R" --entrypoint /usr/local/bin/vlagent \
+	-e PATH=/usr/local/bin:/usr/bin:/bin --exposed-ports 9429/tcp -l "org.opencontainers.image.version=$VICTORIALOGS_VERSION"
 
 # --- cluster add-ons -----------------------------------------------------------------------
 R=$WORK/pause

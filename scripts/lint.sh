@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Static checks: gofmt (no file may need reformatting), go vet and staticcheck.
+# Static checks: gofmt (no file may need reformatting), go mod tidy (go.mod and
+# go.sum as tidy would leave them), go vet and staticcheck.
 #
-#   scripts/lint.sh [gofmt|vet|staticcheck|all]   (default all)
+#   scripts/lint.sh [gofmt|tidy|vet|staticcheck|all]   (default all)
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -22,6 +23,13 @@ check_gofmt() {
 	log "gofmt: clean"
 }
 
+# go.mod and go.sum must be committed tidy: `go mod tidy -diff` changes
+# nothing and fails, printing the diff, when tidy would change them.
+check_tidy() {
+	go mod tidy -diff || die "go.mod/go.sum are not tidy: run go mod tidy and commit the result"
+	log "go mod tidy: clean"
+}
+
 check_vet() {
 	go vet ./...
 	log "go vet: clean"
@@ -38,8 +46,9 @@ check_staticcheck() {
 
 case "${1:-all}" in
 gofmt) check_gofmt ;;
+tidy) check_tidy ;;
 vet) check_vet ;;
 staticcheck) check_staticcheck ;;
-all) check_gofmt; check_vet; check_staticcheck ;;
-*) die "usage: scripts/lint.sh [gofmt|vet|staticcheck|all]" ;;
+all) check_gofmt; check_tidy; check_vet; check_staticcheck ;;
+*) die "usage: scripts/lint.sh [gofmt|tidy|vet|staticcheck|all]" ;;
 esac

@@ -13,7 +13,10 @@
 #
 # Environment:
 #   TUNGSTEN_BIN            binary to run (default: built into bin/tungsten)
-#   TUNGSTEN_REALWORLD_DIR  where Conduit.postman_collection.json is (default: ../shared/realworld)
+#   TUNGSTEN_REALWORLD_DIR  where Conduit.postman_collection.json is (default: ../shared/realworld;
+#                           where that is absent, as on GitHub, the collection is fetched from its
+#                           upstream repository at REALWORLD_COMMIT, below, and cached)
+#   TUNGSTEN_REALWORLD_COMMIT  that commit (default: the pinned one)
 #   TUNGSTEN_TEST_*_URL     servers for distributed mode (see scripts/deps.sh)
 #   READY_TIMEOUT           seconds to wait for /readyz (default 30)
 #   NEWMAN_TIMEOUT          seconds newman may take (default 300)
@@ -35,10 +38,13 @@ READY_TIMEOUT=${READY_TIMEOUT:-30}
 NEWMAN_TIMEOUT=${NEWMAN_TIMEOUT:-300}
 REALWORLD_DIR=${TUNGSTEN_REALWORLD_DIR:-$REPO/../shared/realworld}
 COLLECTION=$REALWORLD_DIR/Conduit.postman_collection.json
+# The upstream collection at a pinned commit: a commit names its content, so
+# every run without ../shared tests against the same assertions.
+REALWORLD_UPSTREAM=https://raw.githubusercontent.com/gothinkster/realworld
+REALWORLD_COMMIT=${TUNGSTEN_REALWORLD_COMMIT:-cb63cd8f56fefe3dfa53072f1faf1de9ace076fb}
 ART=$REPO/test-artifacts/newman-$MODE
 NEWMAN_DIR=$REPO/test/newman
 
-[[ -f "$COLLECTION" ]] || die "Postman collection not found at $COLLECTION (set TUNGSTEN_REALWORLD_DIR)"
 rm -rf "$ART"
 mkdir -p "$ART"
 
@@ -49,6 +55,25 @@ if [[ "$MODE" == distributed ]]; then
 else
 	# shellcheck source=deps.sh
 	source "$REPO/scripts/deps.sh" tools
+fi
+
+# fetch_collection: the pinned upstream collection, cached per commit.
+fetch_collection() {
+	local dir=${XDG_CACHE_HOME:-$HOME/.cache}/tungsten/realworld-$REALWORLD_COMMIT
+	COLLECTION=$dir/Conduit.postman_collection.json
+	[[ -s "$COLLECTION" ]] && return 0
+	mkdir -p "$dir"
+	log "no collection at $REALWORLD_DIR: fetching it from upstream at $REALWORLD_COMMIT"
+	curl -fsSL --retry 3 -m 60 -o "$COLLECTION.tmp" \
+		"$REALWORLD_UPSTREAM/$REALWORLD_COMMIT/api/Conduit.postman_collection.json" ||
+		die "could not fetch the Postman collection (set TUNGSTEN_REALWORLD_DIR)"
+	node -e 'const c=JSON.parse(require("fs").readFileSync(process.argv[1]));if(!Array.isArray(c.item))process.exit(1)' \
+		"$COLLECTION.tmp" || die "the fetched collection is not a Postman collection"
+	mv "$COLLECTION.tmp" "$COLLECTION"
+}
+if [[ ! -f "$COLLECTION" ]]; then
+	[[ -z "${TUNGSTEN_REALWORLD_DIR:-}" ]] || die "Postman collection not found at $COLLECTION"
+	fetch_collection
 fi
 
 npm_ci "$NEWMAN_DIR" .bin/newman
@@ -72,7 +97,7 @@ elif [[ "$MODE" == embedded ]]; then
 		--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s
 	API_URL="http://127.0.0.1:$http/api"
 else
-	start_distributed newman --auth.login-ip-limit 1000 --gateway.rate-limit 100000
+	start_distributed newman --auth.login-ip-limit 1000 --gateway.rate-limit 100000 --auth.register-ip-limit 1000
 fi
 
 if [[ "$MODE" != url ]]; then

@@ -99,6 +99,7 @@ if [[ "${DEPLOY_DRY_RUN:-1}" != 0 ]]; then
 		-f "$ARGOCD/manifests/crds/application-crd.yaml" -f "$ARGOCD/manifests/crds/appproject-crd.yaml" >/dev/null
 	kc wait --for=condition=Established --timeout=60s crd --all >/dev/null
 	kc create namespace tungsten >/dev/null
+	kc create namespace tungsten-logging >/dev/null
 	kc create namespace argocd >/dev/null
 	failed=0
 	for f in "$ART"/*.yaml; do

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Proves the observability contract against real tools (make test-observability):
 # Tungsten distributed on loopback (every target its own process on PostgreSQL,
-# Redis and NATS), Jaeger v2 receiving their OTLP traces, and Prometheus (the
+# Redis and NATS), Jaeger v2 receiving their OTLP traces, VictoriaLogs receiving
+# their stdout (the <target>.log files this script writes) from vlagent's file
+# collector (scripts/victorialogs.sh), and Prometheus (the
 # Debian package, own config, temp data dir) scraping every admin port and
 # loading deploy/observability/prometheus/rules. It then runs
 #   - promtool check rules and promtool test rules (a unit test per alert);
 #   - test/observability: drives traffic (success and error paths), finds the
 #     access line of one POST /api/articles, checks its trace in Jaeger
-#     (gateway, blog, SQL, Redis, NATS publish, consumer), and evaluates every
+#     (gateway, blog, SQL, Redis, NATS publish, consumer), finds the same
+#     trace_id's lines of several services in VictoriaLogs, and evaluates every
 #     dashboard panel and every rule against Prometheus.
 # and prints `observability: N passed, M failed`. Everything it starts is
 # stopped at exit; logs are kept in test-artifacts/observability/.
@@ -64,6 +67,9 @@ PROMETHEUS=$(command -v prometheus || echo /usr/bin/prometheus)
 # shellcheck source=jaeger.sh
 source "$REPO/scripts/jaeger.sh"
 JAEGER=$(jaeger_bin)
+# shellcheck source=victorialogs.sh
+source "$REPO/scripts/victorialogs.sh"
+VLOGS_DIR=$(victorialogs_dir)
 
 # --- rules: static checks -----------------------------------------------------------
 if [[ -z "$UP" ]]; then
@@ -121,6 +127,31 @@ ADMIN+=("")
 JAEGER_URL="http://127.0.0.1:$JAEGER_QUERY_PORT"
 wait_http jaeger "http://127.0.0.1:$JAEGER_HEALTH_PORT/status"
 
+# --- VictoriaLogs and vlagent -------------------------------------------------------------
+# vlagent tails the files the Tungsten processes' stdout goes to (started first, so it
+# finds each file as it appears: -fileCollector.refreshInterval 1s) and ships them to
+# VictoriaLogs; JSON lines become fields (msg -> _msg, time -> _time, level, service,
+# trace_id, route, status, ...).
+VLOGS_PORT=$(free_port)
+VLAGENT_PORT=$(free_port)
+log "starting VictoriaLogs on 127.0.0.1:$VLOGS_PORT and vlagent"
+timeout -k 10 "${CLUSTER_MAX_SECONDS:-1800}" "$VLOGS_DIR/victoria-logs" -httpListenAddr "127.0.0.1:$VLOGS_PORT" \
+	-storageDataPath "$WORK/victorialogs" -retentionPeriod 1d >"$ART/victorialogs.log" 2>&1 &
+NAMES+=(victorialogs)
+PIDS+=("$!")
+ADMIN+=("")
+VLOGS_URL="http://127.0.0.1:$VLOGS_PORT"
+wait_http victorialogs "$VLOGS_URL/health"
+vlagent_globs=()
+for svc in gateway auth users blog web; do vlagent_globs+=(-fileCollector.glob "$ART/$svc.log"); done
+timeout -k 10 "${CLUSTER_MAX_SECONDS:-1800}" "$VLOGS_DIR/vlagent" -httpListenAddr "127.0.0.1:$VLAGENT_PORT" \
+	-tmpDataPath "$WORK/vlagent" "${vlagent_globs[@]}" -fileCollector.refreshInterval 1s \
+	-remoteWrite.url "$VLOGS_URL/insert/native" -remoteWrite.flushInterval 1s >"$ART/vlagent.log" 2>&1 &
+NAMES+=(vlagent)
+PIDS+=("$!")
+ADMIN+=("")
+wait_http vlagent "http://127.0.0.1:$VLAGENT_PORT/health"
+
 # --- Tungsten ---------------------------------------------------------------------------
 # Standard OTEL_* variables, as in production; a short batch delay so the
 # trace is complete in Jaeger within a second.
@@ -128,14 +159,15 @@ export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
 export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 export OTEL_TRACES_SAMPLER=parentbased_always_on
 export OTEL_BSP_SCHEDULE_DELAY=200
-start_distributed obs --gateway.rate-limit 100000 --auth.login-ip-limit 1000 --log-level info
+start_distributed obs --gateway.rate-limit 100000 --auth.login-ip-limit 1000 --auth.register-ip-limit 100000 --blog.write-limit 100000 --log-level info
 unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_PROTOCOL OTEL_TRACES_SAMPLER OTEL_BSP_SCHEDULE_DELAY
-# wait_ready polls admin ports: Jaeger has none, so only the Tungsten processes.
-_jaeger_pid=${PIDS[0]}
-NAMES=("${NAMES[@]:1}") PIDS=("${PIDS[@]:1}") ADMIN=("${ADMIN[@]:1}")
+# wait_ready polls admin ports: Jaeger, VictoriaLogs and vlagent have none, so only the
+# Tungsten processes.
+_tools=("${NAMES[@]:0:3}") _tool_pids=("${PIDS[@]:0:3}")
+NAMES=("${NAMES[@]:3}") PIDS=("${PIDS[@]:3}") ADMIN=("${ADMIN[@]:3}")
 log "waiting for /readyz (${READY_TIMEOUT}s at most)"
 wait_ready
-NAMES=(jaeger "${NAMES[@]}") PIDS=("$_jaeger_pid" "${PIDS[@]}") ADMIN=("" "${ADMIN[@]}")
+NAMES=("${_tools[@]}" "${NAMES[@]}") PIDS=("${_tool_pids[@]}" "${PIDS[@]}") ADMIN=("" "" "" "${ADMIN[@]}")
 
 # --- Prometheus -------------------------------------------------------------------------
 PROM_PORT=$(free_port)
@@ -171,6 +203,7 @@ Tungsten distributed with Prometheus and Jaeger is running:
   API (gateway)   ${API_URL%/api}
   Prometheus      $PROM_URL         (rules and alerts: $PROM_URL/alerts)
   Jaeger          $JAEGER_URL       (search service tungsten-gateway)
+  VictoriaLogs    $VLOGS_URL/select/vmui   (LogsQL, e.g. service:blog AND level:ERROR; API: /select/logsql/query)
   admin ports     $(for s in "${SERVICES[@]}"; do printf '%s=%s ' "$s" "${ADMIN_PORT[$s]}"; done)
   logs            ${ART#"$REPO/"}/
 Paste any panel query of deploy/observability/dashboards/*.json into Prometheus
@@ -189,6 +222,7 @@ done
 log "test/observability against $API_URL (it kills the users process on purpose, for real 503s)"
 set +e
 TUNGSTEN_OBS_API_URL=${API_URL%/api} TUNGSTEN_OBS_PROMETHEUS_URL=$PROM_URL TUNGSTEN_OBS_JAEGER_URL=$JAEGER_URL \
+	TUNGSTEN_OBS_VICTORIALOGS_URL=$VLOGS_URL \
 	TUNGSTEN_OBS_LOG_DIR=$ART TUNGSTEN_OBS_USERS_PID=$users_pid timeout -k 10 "$OBS_TEST_TIMEOUT" go test -count=1 -v -run 'TestObservability$' ./test/observability/ \
 	>"$ART/go-test.log" 2>&1
 rc=$?

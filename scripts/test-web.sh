@@ -4,7 +4,8 @@
 # a throwaway data directory. Screenshots (1280 and 375 px wide) and the
 # server log land in test-artifacts/web/.
 #
-# Installs Debian's chromium when run as root and it is missing.
+# Installs Debian's chromium (and a Korean font, fonts-nanum) when run as
+# root and they are missing.
 #
 # Environment:
 #   TUNGSTEN_BIN      binary to run (default: built into bin/tungsten)
@@ -28,6 +29,10 @@ mkdir -p "$ART"
 need_cmd chromium chromium
 need_cmd node nodejs
 need_cmd curl curl
+# A Hangul font, or the Korean screenshots show boxes instead of text.
+if command -v fc-list >/dev/null && [[ -z "$(fc-list :lang=ko family)" ]]; then
+	apt_install --why "no Korean font for the Korean pages" fonts-nanum
+fi
 command -v npm >/dev/null || die "npm not found (Node.js 18+ with npm is needed for playwright-core)"
 
 npm_ci "$WEB_DIR" playwright-core
@@ -60,7 +65,7 @@ on_exit stop_server
 # Under `timeout`: no server outlives this script by more than 30 minutes.
 timeout -k 10 1800 "$TUNGSTEN_BIN" serve --target=all --data-dir "$WORK/data" \
 	--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s \
-	--auth.login-ip-limit 1000 --gateway.rate-limit 100000 >"$ART/tungsten.log" 2>&1 &
+	--auth.login-ip-limit 1000 --gateway.rate-limit 100000 --auth.register-ip-limit 1000 --blog.write-limit 1000 >"$ART/tungsten.log" 2>&1 &
 SERVER_PID=$!
 
 deadline=$((SECONDS + READY_TIMEOUT))

@@ -32,6 +32,9 @@ const usage = `Tungsten: a cloud-native microservice blogging platform.
 Usage:
   tungsten serve [flags]     run the modules named by --target (default: all, the embedded default)
   tungsten migrate [flags]   apply database migrations of the targeted services and exit
+  tungsten rebuild-read-model [flags]
+                             with the blog stopped, replace its read model of authors and follows
+                             with a snapshot of the users service (docs/operations.md)
   tungsten loadtest [flags]  send weighted user scenarios to a deployment and check latency/error thresholds
   tungsten version           print the version
   tungsten help              show this help; "tungsten serve --help" lists every flag
@@ -48,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "serve", "migrate":
+	case "serve", "migrate", "rebuild-read-model":
 		return serve(args[0], args[1:], stdout, stderr)
 	case "loadtest":
 		return loadtest(args[1:], stdout, stderr)
@@ -143,6 +146,16 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if cmd == "rebuild-read-model" {
+		st, err := a.RebuildReadModel(ctx)
+		if err != nil {
+			log.Error("rebuilding the read model failed", "error", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "blog read model rebuilt: %d authors, %d follows; the blog replays the retained users events when it starts\n",
+			st.Authors, st.Follows)
+		return 0
+	}
 	if err := a.Run(ctx, started); err != nil {
 		log.Error("tungsten stopped with an error", "error", err)
 		return 1
@@ -158,7 +171,7 @@ func loadtest(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfg.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit and --auth.login-account-limit.\n\nFlags (command line only):\n")
+		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit, --auth.login-ip-account-limit,\n--auth.login-account-limit, --auth.register-ip-limit and --blog.write-limit.\n\nFlags (command line only):\n")
 		config.PrintFlags(stdout, fs)
 	}
 	if err := fs.Parse(args); err != nil {

@@ -36,7 +36,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		require.Contains(t, out, name)
 	}
 	require.Contains(t, out, `default ":8080"`)
-	require.Contains(t, out, `default ":9090"`)
+	require.Contains(t, out, `default "127.0.0.1:9090"`)
 	require.Contains(t, out, `default "./data"`)
 }
 
@@ -63,6 +63,10 @@ func TestVerifyConfig(t *testing.T) {
 	code, _, errOut = runCLI("serve", "--verify-config", "--target=database")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `unknown target "database"`)
+
+	code, _, errOut = runCLI("serve", "--verify-config", "--auth.token-ttl=200h")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--auth.token-ttl must be shorter than the event streams' retention", "revocations are replayed from the stream")
 
 	code, _, errOut = runCLI("serve", "--verify-config", "--log-level=loud")
 	require.Equal(t, 2, code)
@@ -174,4 +178,15 @@ func TestLoadtestAgainstNothingFails(t *testing.T) {
 	code, _, errOut := runCLI("loadtest", "--url", "http://127.0.0.1:1", "--duration", "1s", "--timeout", "2s")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "tungsten loadtest:")
+}
+
+func TestRebuildReadModelCommand(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runCLI("rebuild-read-model", "--data-dir", t.TempDir(), "--log-level=error")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "blog read model rebuilt: 0 authors, 0 follows")
+
+	code, _, errOut = runCLI("rebuild-read-model", "--target=blog", "--postgres-url=postgres://db/x")
+	require.Equal(t, 2, code, "the snapshot needs the users service: %s", errOut)
+	require.Contains(t, errOut, "--users-url")
 }

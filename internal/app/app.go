@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +32,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/modules"
 	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
@@ -71,6 +73,9 @@ type App struct {
 	reg   *prometheus.Registry
 	trc   *telemetry.Tracing
 	mgr   *modules.Manager
+	// faults is the process's one fault switch (ADR 0016), shared by every
+	// module and seam; it injects nothing until an operator sets a fault.
+	faults *faults.Switch
 
 	targets []string // resolved modules, dependencies first
 
@@ -105,6 +110,7 @@ func New(cfg Config, build Build, log *slog.Logger, level *slog.LevelVar, trc *t
 		patterns: map[string][]string{},
 		started:  make(chan struct{}),
 	}
+	a.faults = faults.New(faults.Deps{Logger: log, Registerer: a.reg})
 	a.mgr = a.modules()
 	targets, err := a.mgr.Resolve(cfg.Target)
 	if err != nil {
@@ -138,6 +144,8 @@ func (a *App) modules() *modules.Manager {
 	m.DependsOn(Users, Server, Database, Events, Verifier)
 	m.DependsOn(Blog, Server, Database, Events, Verifier, Cache)
 	m.DependsOn(Web, Server)
+	// Every process that verifies tokens follows the revocations (ADR 0011).
+	m.DependsOn(Verifier, Events)
 	// The gateway comes after co-located services so it can hand requests
 	// to their handlers directly.
 	var gwDeps []string
@@ -197,6 +205,7 @@ func (a *App) initDatabase(ctx context.Context) (modules.Service, error) {
 func (a *App) openDB(ctx context.Context, svc string, migrate bool) (*database.DB, error) {
 	db, err := database.Open(ctx, database.Config{
 		Service: svc, PostgresURL: a.cfg.PostgresURL, DataDir: a.cfg.DataDir, MaxConns: a.cfg.PostgresMaxConns,
+		Faults: a.faults,
 	}, a.trc.Provider, a.registerer(svc))
 	if err != nil {
 		return nil, err
@@ -240,7 +249,7 @@ func (a *App) initCache(context.Context) (modules.Service, error) {
 	cm := cache.NewMetrics(a.reg, a.cacheBackend())
 	lm := ratelimit.NewMetrics(a.reg)
 	if a.cfg.RedisURL == "" {
-		a.cache = cache.NewMemory(50_000, cm)
+		a.cache = cache.NewMemory(50_000, cm).WithFaults(a.faults)
 		a.limiter = ratelimit.NewMemory(lm)
 		return nil, nil
 	}
@@ -255,6 +264,7 @@ func (a *App) initCache(context.Context) (modules.Service, error) {
 	opts.ContextTimeoutEnabled = true // honour each call's short deadline
 	client := redis.NewClient(opts)
 	client.AddHook(telemetry.NewRedisTracing(a.trc.Provider, opts.Addr))
+	client.AddHook(cache.NewFaultHook(a.faults)) // inside the tracing hook: spans record injected failures
 	a.redis = client
 	a.cache = cache.NewRedis(client, a.cfg.RedisPrefix+"cache:", a.log, cm)
 	a.limiter = ratelimit.NewRedis(client, a.cfg.RedisPrefix, a.log, lm)
@@ -332,6 +342,22 @@ func (a *App) initVerifier(context.Context) (modules.Service, error) {
 		}
 		return set, err
 	})
+	// Revocations are kept while a token they revoke may still be valid,
+	// and replayed from that far back when the process starts.
+	keep := a.cfg.Auth.TokenTTL + time.Minute
+	revoked := a.verifier.Revocations()
+	revoked.SetRetention(keep)
+	revocations := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tungsten_token_revocations",
+		Help: "Users whose older tokens this process refuses (ADR 0011).",
+	}, func() float64 { return float64(revoked.Len()) })
+	a.reg.MustRegister(revocations)
+	a.readiness = append(a.readiness, func(context.Context) error {
+		if !revoked.Current() {
+			return errors.New("token revocations are not loaded yet")
+		}
+		return nil
+	})
 	// Keys are fetched on first use and refreshed periodically so that
 	// rotation is picked up before the first token signed by a new key.
 	var cancel context.CancelFunc
@@ -341,6 +367,7 @@ func (a *App) initVerifier(context.Context) (modules.Service, error) {
 			var ctx context.Context
 			ctx, cancel = context.WithCancel(context.Background())
 			wg.Go(func() { a.refreshKeys(ctx) })
+			wg.Go(func() { a.followRevocations(ctx, time.Now().Add(-keep)) })
 			return nil
 		},
 		StopFunc: func(context.Context) error {
@@ -351,6 +378,28 @@ func (a *App) initVerifier(context.Context) (modules.Service, error) {
 			return nil
 		},
 	}, nil
+}
+
+// followRevocations feeds the verifier's revocation set from the users
+// service's users.tokens.revoked events, from since on.
+func (a *App) followRevocations(ctx context.Context, since time.Time) {
+	revoked := a.verifier.Revocations()
+	events.Tail(ctx, a.js, events.TailConfig{
+		Producer: users.Name, EventType: users.EventTokensRevoked, Namespace: events.Namespace(a.cfg.NATSNamespace),
+		Since: since, Logger: a.log,
+		Handle: func(ev events.Event) {
+			var rv authn.Revocation
+			if err := json.Unmarshal(ev.Data, &rv); err != nil || rv.UserID <= 0 {
+				a.log.Error("dropping malformed token revocation", "event_id", ev.ID, "error", err)
+				return
+			}
+			revoked.Add(rv)
+		},
+		CaughtUp: func() {
+			revoked.SetCurrent(true)
+			a.log.Info("token revocations loaded", "users", revoked.Len())
+		},
+	})
 }
 
 func (a *App) refreshKeys(ctx context.Context) {
@@ -379,7 +428,7 @@ func (a *App) refreshKeys(ctx context.Context) {
 func (a *App) client(service string) *httpx.Client {
 	cfg := httpx.ClientConfig{
 		Service: service, Timeout: a.cfg.ClientTimeout,
-		Tracer: a.tracer("client"), Propagator: a.trc.Propagator,
+		Tracer: a.tracer("client"), Propagator: a.trc.Propagator, Faults: a.faults,
 	}
 	if a.runs(service) {
 		cfg.Transport = httpx.InProcess{Handler: a.lazyHandler(service)}
@@ -413,7 +462,7 @@ func (a *App) initAuth(ctx context.Context) (modules.Service, error) {
 	trusted, _ := httpx.ParseCIDRs(a.cfg.TrustedProxies)
 	svc, err := auth.New(ctx, a.cfg.Auth, auth.Deps{
 		DB: a.dbs[Auth], Limiter: a.limiter, Users: a.client(Users), TrustedProxies: trusted,
-		Logger: a.serviceLogger(Auth), Registerer: a.registerer(Auth), Tracer: a.tracer(Auth), Propagator: a.trc.Propagator,
+		Logger: a.serviceLogger(Auth), Registerer: a.registerer(Auth), Tracer: a.tracer(Auth), Propagator: a.trc.Propagator, Faults: a.faults,
 	})
 	if err != nil {
 		return nil, err
@@ -423,9 +472,10 @@ func (a *App) initAuth(ctx context.Context) (modules.Service, error) {
 }
 
 func (a *App) initUsers(context.Context) (modules.Service, error) {
+	trusted, _ := httpx.ParseCIDRs(a.cfg.TrustedProxies)
 	svc, err := users.New(a.cfg.Users, users.Deps{
-		DB: a.dbs[Users], Verifier: a.verifier, JetStream: a.js, Namespace: events.Namespace(a.cfg.NATSNamespace),
-		Logger: a.serviceLogger(Users), Registerer: a.registerer(Users), Tracer: a.tracer(Users), Propagator: a.trc.Propagator,
+		DB: a.dbs[Users], Verifier: a.verifier, Auth: a.client(Auth), TrustedProxies: trusted, JetStream: a.js, Namespace: events.Namespace(a.cfg.NATSNamespace),
+		Logger: a.serviceLogger(Users), Registerer: a.registerer(Users), Tracer: a.tracer(Users), Propagator: a.trc.Propagator, Faults: a.faults,
 	})
 	if err != nil {
 		return nil, err
@@ -436,9 +486,9 @@ func (a *App) initUsers(context.Context) (modules.Service, error) {
 
 func (a *App) initBlog(context.Context) (modules.Service, error) {
 	svc, err := blog.New(a.cfg.Blog, blog.Deps{
-		DB: a.dbs[Blog], Cache: a.cache, Users: a.client(Users), Verifier: a.verifier,
+		DB: a.dbs[Blog], Cache: a.cache, Limiter: a.limiter, Users: a.client(Users), Verifier: a.verifier,
 		JetStream: a.js, Namespace: events.Namespace(a.cfg.NATSNamespace),
-		Logger: a.serviceLogger(Blog), Registerer: a.registerer(Blog), Tracer: a.tracer(Blog), Propagator: a.trc.Propagator,
+		Logger: a.serviceLogger(Blog), Registerer: a.registerer(Blog), Tracer: a.tracer(Blog), Propagator: a.trc.Propagator, Faults: a.faults,
 	})
 	if err != nil {
 		return nil, err
@@ -448,10 +498,11 @@ func (a *App) initBlog(context.Context) (modules.Service, error) {
 }
 
 func (a *App) initWeb(context.Context) (modules.Service, error) {
+	trusted, _ := httpx.ParseCIDRs(a.cfg.TrustedProxies)
 	svc, err := web.New(web.Deps{
-		Version: a.build.Version, Auth: a.client(Auth), Users: a.client(Users), Blog: a.client(Blog),
+		Version: a.build.Version, TrustedProxies: trusted, Auth: a.client(Auth), Users: a.client(Users), Blog: a.client(Blog),
 		Logger: a.serviceLogger(Web), Registerer: a.registerer(Web),
-		Tracer: a.tracer(Web), Propagator: a.trc.Propagator,
+		Tracer: a.tracer(Web), Propagator: a.trc.Propagator, Faults: a.faults,
 	})
 	if err != nil {
 		return nil, err
@@ -476,7 +527,7 @@ func (a *App) initGateway(context.Context) (modules.Service, error) {
 	}
 	gw, err := gateway.New(a.cfg.Gateway, gateway.Deps{
 		Backends: backends, Local: local, Verifier: a.verifier, Limiter: a.limiter,
-		Logger: a.serviceLogger(Gateway), Registerer: a.registerer(Gateway), Tracer: a.tracer(Gateway), Propagator: a.trc.Propagator,
+		Logger: a.serviceLogger(Gateway), Registerer: a.registerer(Gateway), Tracer: a.tracer(Gateway), Propagator: a.trc.Propagator, Faults: a.faults,
 	})
 	if err != nil {
 		return nil, err

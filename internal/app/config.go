@@ -12,6 +12,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/gateway"
 	"github.com/tungsten-blog/tungsten/internal/platform/config"
+	"github.com/tungsten-blog/tungsten/internal/platform/events"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 	"github.com/tungsten-blog/tungsten/internal/users"
@@ -22,7 +23,16 @@ type Config struct {
 	Target    config.StringList
 	HTTPAddr  string
 	AdminAddr string
-	DataDir   string
+	// AdminPprof serves /debug/pprof on the admin listener.
+	AdminPprof bool
+	// AdminToken, when set, lets a request from any address change the log
+	// level with "Authorization: Bearer <token>"; without it only loopback may.
+	// Fault injection (/admin/faults) is refused without it (ADR 0016).
+	AdminToken string
+	// FaultsCrashOnStart makes the process exit non-zero right after
+	// initialisation (a crash-looping pod, on purpose); it needs AdminToken.
+	FaultsCrashOnStart bool
+	DataDir            string
 
 	PostgresURL      string
 	PostgresMaxConns int
@@ -60,7 +70,10 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	c.Target = config.StringList{"all"}
 	f.Var(&c.Target, "target", "modules to run, comma-separated: all, gateway, auth, users, blog, web")
 	f.StringVar(&c.HTTPAddr, "http-addr", ":8080", "public listener (API and web UI)")
-	f.StringVar(&c.AdminAddr, "admin-addr", ":9090", "admin listener: /healthz, /readyz, /metrics, /debug/pprof, /admin/log-level (keep it private)")
+	f.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listener: /healthz, /readyz, /metrics, /admin/log-level, /admin/faults and, with --admin.pprof, /debug/pprof; loopback by default (Kubernetes sets 0.0.0.0:9090 for probes and Prometheus)")
+	f.BoolVar(&c.AdminPprof, "admin.pprof", false, "serve /debug/pprof on the admin listener (its cmdline shows every flag: pass secrets by environment)")
+	f.StringVar(&c.AdminToken, "admin.token", "", "bearer token that allows changing the log level (POST/PUT /admin/log-level) from a non-loopback address, and that fault injection (/admin/faults, --faults.crash-on-start) requires; without it only loopback may change the level and fault injection is off (set it by environment, not by flag)")
+	f.BoolVar(&c.FaultsCrashOnStart, "faults.crash-on-start", false, "fault injection: log an error and exit non-zero right after initialisation (needs --admin.token)")
 	f.StringVar(&c.DataDir, "data-dir", "./data", "embedded storage: SQLite files and the embedded NATS store")
 
 	f.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL URL; when set, services use PostgreSQL (a schema each) instead of SQLite")
@@ -80,7 +93,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 
 	f.DurationVar(&c.ClientTimeout, "client-timeout", 5*time.Second, "deadline of every call to another service")
 	c.TrustedProxies = config.StringList{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
-	f.Var(&c.TrustedProxies, "trusted-proxies", "CIDRs of gateways whose X-Real-IP header services believe")
+	f.Var(&c.TrustedProxies, "trusted-proxies", "CIDRs of the proxies (the gateway, web, a mesh sidecar) whose X-Forwarded-For/-Proto the services believe; the client is the right-most entry not in this list")
 	f.DurationVar(&c.DrainDelay, "drain-delay", 2*time.Second, "on SIGTERM, how long to report not-ready before closing the listener")
 	f.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may take to finish on shutdown")
 	f.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error (changeable at run time on the admin port)")
@@ -115,6 +128,9 @@ func (c *Config) Validate(modules []string) error {
 	if c.ClientTimeout <= 0 || c.ShutdownTimeout <= 0 || c.DrainDelay < 0 {
 		errs = append(errs, fmt.Errorf("--client-timeout and --shutdown-timeout must be positive, --drain-delay not negative"))
 	}
+	if c.FaultsCrashOnStart && c.AdminToken == "" {
+		errs = append(errs, fmt.Errorf("--faults.crash-on-start needs --admin.token (TUNGSTEN_ADMIN_TOKEN): fault injection is off without an operator token"))
+	}
 	if _, err := telemetry.ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
@@ -131,6 +147,11 @@ func (c *Config) Validate(modules []string) error {
 				errs = append(errs, fmt.Errorf("%s calls %s, which is not in --target: set --%s-url", m, n, n))
 			}
 		}
+	}
+	if c.Auth.TokenTTL+time.Minute > events.StreamMaxAge {
+		// A restarted process replays revocations from the stream for one
+		// token lifetime (ADR 0011); older ones would be gone from it.
+		errs = append(errs, fmt.Errorf("--auth.token-ttl must be shorter than the event streams' retention (%v) less a minute", events.StreamMaxAge))
 	}
 	for _, v := range []interface{ Validate() error }{&c.Auth, &c.Users, &c.Blog, &c.Gateway} {
 		if err := v.Validate(); err != nil {

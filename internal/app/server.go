@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/modules"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
@@ -34,7 +37,7 @@ func (a *App) initServer(context.Context) (modules.Service, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	return modules.Funcs{StartFunc: a.startServers, StopFunc: a.stopAdmin}, nil
+	return modules.Funcs{StartFunc: a.startServers, StopFunc: a.stopServers}, nil
 }
 
 // publicHandler routes the public listener. With the gateway here it takes
@@ -136,8 +139,12 @@ func (a *App) disableKeepAlives() {
 	}
 }
 
-func (a *App) stopAdmin(ctx context.Context) error {
-	err := a.admin.Shutdown(ctx)
+// stopServers closes both listeners and waits for their serve loops. Run
+// has already drained the public one on a normal shutdown; when a later
+// module fails to start, this is what closes it (waiting for a public
+// listener nobody closed used to hang the process for ever).
+func (a *App) stopServers(ctx context.Context) error {
+	err := errors.Join(a.public.Shutdown(ctx), a.admin.Shutdown(ctx))
 	a.serveWG.Wait()
 	return err
 }
@@ -150,6 +157,9 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	if !a.mgr.Running() {
 		return errors.New("modules are starting")
+	}
+	if a.faults.Unready() {
+		return errors.New("fault injection: unready")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -175,15 +185,22 @@ func (a *App) adminHandler() http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "modules": a.targets})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if a.cfg.AdminPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /admin/log-level", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(a.level.Level().String())})
 	})
-	mux.HandleFunc("PUT /admin/log-level", func(w http.ResponseWriter, r *http.Request) {
+	setLevel := func(w http.ResponseWriter, r *http.Request) {
+		if !operator(r, a.cfg.AdminToken) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			httpx.WriteJSON(w, http.StatusForbidden, httpx.NewErrorBody("changing the log level needs a loopback address or the --admin.token bearer token"))
+			return
+		}
 		var in struct {
 			Level string `json:"level"`
 		}
@@ -199,25 +216,97 @@ func (a *App) adminHandler() http.Handler {
 		a.level.Set(l)
 		a.log.Info("log level changed", "level", in.Level)
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(l.String())})
-	})
+	}
+	mux.HandleFunc("PUT /admin/log-level", setLevel)
+	mux.HandleFunc("POST /admin/log-level", setLevel)
+	mux.HandleFunc("GET /admin/faults", a.faultOperator(func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, a.faults.Status())
+	}))
+	mux.HandleFunc("PUT /admin/faults", a.faultOperator(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, faults.MaxBodyBytes))
+		if err != nil {
+			httpx.WriteJSON(w, http.StatusUnprocessableEntity, httpx.NewErrorBody(fmt.Sprintf("the body is larger than %d bytes", faults.MaxBodyBytes)))
+			return
+		}
+		set, err := faults.Parse(body, a.faults.MaxCores())
+		if err != nil {
+			httpx.WriteJSON(w, http.StatusUnprocessableEntity, httpx.NewErrorBody(err.Error()))
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, a.faults.Apply(set, r.RemoteAddr))
+	}))
+	mux.HandleFunc("DELETE /admin/faults", a.faultOperator(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, a.faults.Clear(r.RemoteAddr))
+	}))
 	return mux
 }
 
-// Run starts the modules, serves until ctx ends (SIGTERM/SIGINT), then shuts
-// down: report not ready, wait the drain delay, stop accepting and finish
-// in-flight requests, stop the modules in reverse order.
+// faultOperator guards the fault injection endpoints (ADR 0016): they are
+// refused, even from loopback, unless an operator token is configured, and
+// then need it. Reading the set needs it too: it tells an attacker which
+// faults are on.
+func (a *App) faultOperator(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.AdminToken == "" {
+			httpx.WriteJSON(w, http.StatusForbidden, httpx.NewErrorBody(
+				"fault injection is off: start the process with --admin.token (TUNGSTEN_ADMIN_TOKEN) and send Authorization: Bearer <token>"))
+			return
+		}
+		if !operator(r, a.cfg.AdminToken) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			httpx.WriteJSON(w, http.StatusForbidden, httpx.NewErrorBody("fault injection needs Authorization: Bearer <the --admin.token token>"))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// operator reports whether r may change settings on the admin listener: it
+// carries the operator token (when one is configured), or it comes from
+// loopback and carries no forwarded headers (a proxy on the same host does
+// not make a remote caller local).
+func operator(r *http.Request, token string) bool {
+	if token != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback() &&
+		r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("Forwarded") == ""
+}
+
+// Run starts the modules, serves until ctx ends (SIGTERM/SIGINT) or a
+// module's background work fails, then shuts down: report not ready, wait
+// the drain delay, stop accepting and finish in-flight requests, stop the
+// modules in reverse order. A module failure is logged with its cause and
+// returned, so the process exits non-zero (and its supervisor restarts it).
 func (a *App) Run(ctx context.Context, started time.Time) error {
 	if err := a.mgr.Init(ctx, a.cfg.Target); err != nil {
-		return err // the process exits; nothing has started
+		return err // the process exits; what was opened is closed
 	}
-	if err := a.mgr.Start(ctx); err != nil {
+	if err := a.startModules(ctx); err != nil {
 		return err
+	}
+	if a.cfg.FaultsCrashOnStart {
+		// Initialised, then gone: what a crash-looping process looks like
+		// to its supervisor, its logs and `tungsten doctor`.
+		a.log.Error("fault injection: crashing on start (--faults.crash-on-start)", "fault", "crash-on-start")
+		a.stopping.Store(true)
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(errors.New("fault injection: crash on start (--faults.crash-on-start)"), a.mgr.Stop(sctx))
 	}
 	close(a.started)
 	go releaseStartupMemory()
 	a.log.Info("ready", "modules", a.targets, "version", a.build.Version,
 		"startup_ms", time.Since(started).Milliseconds())
-	<-ctx.Done()
+	var failure error
+	select {
+	case <-ctx.Done():
+	case failure = <-a.mgr.Failed():
+		a.log.Error("a module failed; shutting down", "error", failure)
+	}
 
 	a.log.Info("shutting down", "drain_delay", a.cfg.DrainDelay.String())
 	a.stopping.Store(true)
@@ -229,15 +318,25 @@ func (a *App) Run(ctx context.Context, started time.Time) error {
 	time.Sleep(a.cfg.DrainDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	var errs []error
+	errs := []error{failure}
 	if err := a.shutdownPublic(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("closing listener: %w", err))
 	}
 	if err := a.mgr.Stop(sctx); err != nil {
 		errs = append(errs, err)
 	}
+	a.faults.Close() // CPU burners and held memory end with the process's work
 	a.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// startModules starts the modules, bounded by the shutdown timeout: a
+// module that cannot start (its dependency unreachable) fails the process
+// instead of blocking it. What had started is stopped again.
+func (a *App) startModules(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
+	defer cancel()
+	return a.mgr.Start(sctx)
 }
 
 // releaseStartupMemory hands the memory that only starting needed back to the

@@ -25,6 +25,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/auth/domain"
 	"github.com/tungsten-blog/tungsten/internal/auth/ports/httpapi"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 )
@@ -41,6 +42,10 @@ type Config struct {
 	LoginIPWindow      time.Duration
 	LoginAccountLimit  int
 	LoginAccountWindow time.Duration
+	LoginPairLimit     int
+	LoginPairWindow    time.Duration
+	RegisterIPLimit    int
+	RegisterIPWindow   time.Duration
 }
 
 // RegisterFlags registers the auth flags.
@@ -50,8 +55,12 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.ServiceTokenTTL, "auth.service-token-ttl", 5*time.Minute, "lifetime of the tokens auth uses to call the users service")
 	f.IntVar(&c.LoginIPLimit, "auth.login-ip-limit", 30, "login attempts allowed per client IP per --auth.login-ip-window")
 	f.DurationVar(&c.LoginIPWindow, "auth.login-ip-window", time.Minute, "window of the per-IP login limit")
-	f.IntVar(&c.LoginAccountLimit, "auth.login-account-limit", 10, "login attempts allowed per account per --auth.login-account-window")
-	f.DurationVar(&c.LoginAccountWindow, "auth.login-account-window", 5*time.Minute, "window of the per-account login limit")
+	f.IntVar(&c.LoginPairLimit, "auth.login-ip-account-limit", 10, "login attempts allowed per client IP and account per --auth.login-ip-account-window")
+	f.DurationVar(&c.LoginPairWindow, "auth.login-ip-account-window", 15*time.Minute, "window of the per-IP-and-account login limit")
+	f.IntVar(&c.LoginAccountLimit, "auth.login-account-limit", 100, "login attempts per account per --auth.login-account-window from all IPs; beyond it the account is under attack and each IP gets only its first attempt per --auth.login-ip-account-window (a backoff, not a lockout: the owner on a fresh IP still signs in)")
+	f.DurationVar(&c.LoginAccountWindow, "auth.login-account-window", 15*time.Minute, "window of the per-account login limit")
+	f.IntVar(&c.RegisterIPLimit, "auth.register-ip-limit", 20, "sign-ups allowed per client IP per --auth.register-ip-window (each costs an argon2id hash)")
+	f.DurationVar(&c.RegisterIPWindow, "auth.register-ip-window", time.Hour, "window of the per-IP sign-up limit")
 }
 
 // Validate checks the configuration.
@@ -66,11 +75,16 @@ func (c *Config) Validate() error {
 	if c.ServiceTokenTTL < 10*time.Second {
 		errs = append(errs, fmt.Errorf("--auth.service-token-ttl must be at least 10s"))
 	}
-	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.LoginIPWindow <= 0 || c.LoginAccountWindow <= 0 {
-		errs = append(errs, fmt.Errorf("login limits and windows must be positive"))
+	if c.LoginIPLimit < 1 || c.LoginAccountLimit < 1 || c.LoginPairLimit < 1 || c.RegisterIPLimit < 1 ||
+		c.LoginIPWindow <= 0 || c.LoginAccountWindow <= 0 || c.LoginPairWindow <= 0 || c.RegisterIPWindow <= 0 {
+		errs = append(errs, fmt.Errorf("login and sign-up limits and windows must be positive"))
 	}
 	return errors.Join(errs...)
 }
+
+// MaxBodyBytes bounds sign-up and sign-in bodies: a few short fields, so an
+// oversized body is refused (413) before it is decoded.
+const MaxBodyBytes = 16 << 10
 
 // Deps are the auth service's collaborators.
 type Deps struct {
@@ -82,6 +96,7 @@ type Deps struct {
 	Registerer     prometheus.Registerer
 	Tracer         trace.Tracer
 	Propagator     propagation.TextMapPropagator
+	Faults         *faults.Switch // injected latency, errors and dependency failures (ADR 0016); nil: none
 }
 
 // Service is the auth module.
@@ -103,6 +118,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		ServiceTokenTTL: cfg.ServiceTokenTTL,
 		LoginPerIP:      ratelimit.Rule{Name: "login-ip", Limit: cfg.LoginIPLimit, Window: cfg.LoginIPWindow},
 		LoginPerAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Window: cfg.LoginAccountWindow},
+		LoginPerPair:    ratelimit.Rule{Name: "login-ip-account", Limit: cfg.LoginPairLimit, Window: cfg.LoginPairWindow},
+		RegisterPerIP:   ratelimit.Rule{Name: "register-ip", Limit: cfg.RegisterIPLimit, Window: cfg.RegisterIPWindow},
 	}, sqlstore.New(deps.DB), deps.Limiter, nil)
 	svc.SetAccounts(usersclient.New(deps.Users, svc.ServiceToken))
 	if err := svc.SyncKeys(ctx); err != nil {
@@ -114,7 +131,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		app: svc,
 		handler: rt.Build(httpx.ServiceConfig{
 			Name: "auth", Logger: deps.Logger, Registerer: deps.Registerer,
-			Tracer: deps.Tracer, Propagator: deps.Propagator,
+			Tracer: deps.Tracer, Propagator: deps.Propagator, Faults: deps.Faults,
+			MaxBodyBytes: MaxBodyBytes,
 		}),
 		patterns: rt.Patterns(),
 		log:      deps.Logger,

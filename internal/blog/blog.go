@@ -32,7 +32,10 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+	"github.com/tungsten-blog/tungsten/internal/platform/modules"
+	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 )
 
 // Name is the service's name: its target, metrics label and database.
@@ -47,24 +50,30 @@ var Migrations fs.FS = database.EmbeddedMigrations(migrations)
 // Config holds the blog's options.
 type Config struct {
 	ListCacheTTL      time.Duration // how long a cached list page may be served; 0 disables caching
+	CacheStaleness    time.Duration // how long a cached read may outlive a write by someone else; 0: never
 	DefaultLimit      int           // page size when the client gives none
 	MaxLimit          int           // largest page size a client may ask for
 	TagsLimit         int           // most tags GET /api/tags returns
 	MaxBodyBytes      int64         // largest request body
 	UsersCooldown     time.Duration // after users failed, how long reads skip the fallback lookup
 	RelayPollInterval time.Duration // how often the outbox relay looks when not kicked
+	WriteLimit        int           // articles and comments one user may write per WriteWindow
+	WriteWindow       time.Duration
 }
 
 // RegisterFlags registers the options as flags named "blog.<option>", with
 // their defaults.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "how long a cached read (article lists, feed, article, tags, categories) may be served; every blog write invalidates them at once, so this bounds staleness only when an invalidation fails (0 disables the cache; ADR 0006)")
+	f.DurationVar(&c.ListCacheTTL, "blog.list-cache-ttl", 30*time.Second, "how long a cached read (article lists, feed, article, tags, categories) may be served; writes invalidate them (see blog.cache-staleness), so this bounds staleness only when an invalidation fails (0 disables the cache; ADR 0006)")
+	f.DurationVar(&c.CacheStaleness, "blog.cache-staleness", time.Second, "how long after it was read a cached read may still be served once another user's write made it stale; a writer always sees their own writes at once (0: everyone does; at most blog.list-cache-ttl; ADR 0012)")
 	f.IntVar(&c.DefaultLimit, "blog.default-limit", 20, "articles per page when the client sets no limit")
 	f.IntVar(&c.MaxLimit, "blog.max-limit", 100, "largest limit a client may ask for")
 	f.IntVar(&c.TagsLimit, "blog.tags-limit", 200, "most tags GET /api/tags returns (most used first)")
 	f.Int64Var(&c.MaxBodyBytes, "blog.max-body-bytes", 2<<20, "largest request body, in bytes")
 	f.DurationVar(&c.UsersCooldown, "blog.users-cooldown", 5*time.Second, "after the users service failed, how long reads skip the fallback lookup")
 	f.DurationVar(&c.RelayPollInterval, "blog.relay-poll-interval", time.Second, "how often the outbox relay looks for events when not woken")
+	f.IntVar(&c.WriteLimit, "blog.write-limit", 30, "articles created or updated and comments posted per user per --blog.write-window (429 beyond)")
+	f.DurationVar(&c.WriteWindow, "blog.write-window", time.Minute, "window of the per-user write limit")
 }
 
 // DefaultConfig returns the flag defaults.
@@ -79,6 +88,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.ListCacheTTL < 0 {
 		errs = append(errs, errors.New("blog.list-cache-ttl must not be negative"))
+	}
+	if c.CacheStaleness < 0 {
+		errs = append(errs, errors.New("blog.cache-staleness must not be negative"))
+	} else if c.ListCacheTTL > 0 && c.CacheStaleness > c.ListCacheTTL {
+		errs = append(errs, errors.New("blog.cache-staleness must not exceed blog.list-cache-ttl"))
 	}
 	if c.MaxLimit < 1 || c.MaxLimit > 1000 {
 		errs = append(errs, errors.New("blog.max-limit must be from 1 to 1000"))
@@ -98,6 +112,9 @@ func (c *Config) Validate() error {
 	if c.RelayPollInterval <= 0 {
 		errs = append(errs, errors.New("blog.relay-poll-interval must be positive"))
 	}
+	if c.WriteLimit < 1 || c.WriteWindow <= 0 {
+		errs = append(errs, errors.New("blog.write-limit and blog.write-window must be positive"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -107,6 +124,7 @@ func (c *Config) Validate() error {
 type Deps struct {
 	DB         *database.DB
 	Cache      cache.Cache
+	Limiter    ratelimit.Limiter // per-user write limit; nil: an in-process one
 	Users      *httpx.Client
 	Verifier   *authn.Verifier
 	JetStream  jetstream.JetStream
@@ -115,6 +133,8 @@ type Deps struct {
 	Registerer prometheus.Registerer // already labelled service=blog
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
+	Faults     *faults.Switch   // injected latency, errors and dependency failures (ADR 0016); nil: none
+	Now        func() time.Time // the clock of cache entries' ages (nil: time.Now)
 }
 
 // Service is the blog module.
@@ -128,9 +148,9 @@ type Service struct {
 	consumer  *events.Consumer // users events → read model of authors
 	ownEvents *events.Consumer // blog events → list cache invalidation
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	started bool
+	workers modules.Workers
 }
 
 // New wires the blog.
@@ -160,37 +180,38 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.store = sqlstore.New(deps.DB, deps.Propagator, nil)
 	s.relay = events.NewRelay(events.RelayConfig{
 		Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace, PollInterval: cfg.RelayPollInterval,
-	}, events.RelayDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
+	}, events.RelayDeps{DB: deps.DB, JetStream: deps.JetStream, Faults: deps.Faults, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
-	s.consumer = events.NewConsumer(events.ConsumerConfig{
-		Name: eventsub.ConsumerName, Producer: "users", EventTypes: eventsub.EventTypes, Namespace: deps.Namespace,
-		Handler: eventsub.Handler(s.store, deps.Cache, deps.Logger),
-	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
-		Tracer: deps.Tracer, Propagator: deps.Propagator})
-	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
-		Name: eventsub.CacheConsumerName, Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace,
-		Handler: eventsub.CacheHandler(deps.Cache),
-		// Bumping the generation twice only invalidates twice: no
-		// transaction and no processed_events row per blog write.
-		Idempotent: true,
-	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
-		Tracer: deps.Tracer, Propagator: deps.Propagator})
-
 	var profiles app.Profiles
 	if deps.Users != nil {
 		profiles = usersclient.New(deps.Users)
 	}
 	svc := app.New(app.Config{
 		DefaultLimit: cfg.DefaultLimit, MaxLimit: cfg.MaxLimit, TagsLimit: cfg.TagsLimit,
-		ListCacheTTL: cfg.ListCacheTTL, UsersCooldown: cfg.UsersCooldown,
-	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Encoder: httpapi.Encoder{}, Kick: s.relay.Kick, Logger: deps.Logger})
+		ListCacheTTL: cfg.ListCacheTTL, Staleness: cfg.CacheStaleness, UsersCooldown: cfg.UsersCooldown,
+		WritesPerUser: ratelimit.Rule{Name: "blog-user-writes", Limit: cfg.WriteLimit, Window: cfg.WriteWindow},
+	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Limiter: deps.Limiter, Encoder: httpapi.Encoder{},
+		Kick: s.relay.Kick, Logger: deps.Logger, Now: deps.Now})
+	s.consumer = events.NewConsumer(events.ConsumerConfig{
+		Name: eventsub.ConsumerName, Producer: "users", EventTypes: eventsub.EventTypes, Namespace: deps.Namespace,
+		Handler: eventsub.Handler(s.store, svc, deps.Logger),
+	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Faults: deps.Faults, Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator})
+	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
+		Name: eventsub.CacheConsumerName, Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace,
+		Handler: eventsub.CacheHandler(svc),
+		// Bumping the generation twice only invalidates twice: no
+		// transaction and no processed_events row per blog write.
+		Idempotent: true,
+	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Faults: deps.Faults, Logger: deps.Logger, Registerer: deps.Registerer,
+		Tracer: deps.Tracer, Propagator: deps.Propagator})
 
 	rt := httpx.NewRouter()
 	httpapi.Register(rt, svc)
 	s.patterns = rt.Patterns()
 	s.handler = rt.Build(httpx.ServiceConfig{
 		Name: Name, Logger: deps.Logger, Registerer: deps.Registerer, Tracer: deps.Tracer,
-		Propagator: deps.Propagator, Verifier: deps.Verifier, MaxBodyBytes: cfg.MaxBodyBytes,
+		Propagator: deps.Propagator, Verifier: deps.Verifier, MaxBodyBytes: cfg.MaxBodyBytes, Faults: deps.Faults,
 	})
 	return s, nil
 }
@@ -207,78 +228,79 @@ func (s *Service) Store() *sqlstore.Store { return s.store }
 // Start creates the blog's stream, starts the outbox relay and the consumer
 // of users events, and returns. When the users stream does not exist yet
 // (users has not started), the consumer keeps trying in the background:
-// the blog serves meanwhile from its read model and fallback lookups.
+// the blog serves meanwhile from its read model and fallback lookups. A
+// worker (relay, consumer) that dies is reported on Failed.
 func (s *Service) Start(ctx context.Context) error {
 	if s.deps.JetStream == nil {
 		return errors.New("blog: starting needs JetStream")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancel != nil {
+	if s.started {
 		return errors.New("blog: already started")
+	}
+	// Articles written before the search index existed (or before a
+	// migration emptied it) become searchable before the blog serves.
+	n, err := s.store.Reindex(ctx)
+	if err != nil {
+		return fmt.Errorf("starting blog: %w", err)
+	}
+	if n > 0 {
+		s.deps.Logger.InfoContext(ctx, "indexed articles for search", "articles", n)
 	}
 	if err := s.relay.EnsureStream(ctx); err != nil {
 		return fmt.Errorf("starting blog: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if err := s.ownEvents.Start(runCtx); err != nil { // the stream was just ensured
-		cancel()
+	if err := s.ownEvents.Start(ctx); err != nil { // the stream was just ensured
 		return fmt.Errorf("starting blog's own-events consumer: %w", err)
 	}
-	err := s.consumer.Start(runCtx)
+	err = s.consumer.Start(ctx)
 	if err != nil && !events.IsStreamMissing(err) {
-		cancel()
 		return fmt.Errorf("starting blog's users consumer: %w", err)
 	}
-	s.cancel = cancel
+	s.started = true
 	if err != nil {
 		s.deps.Logger.WarnContext(ctx, "users stream missing; consuming once it exists", "error", err)
-		s.wg.Go(func() { s.retryConsumer(runCtx) })
+		s.workers.Go("users events consumer", s.retryConsumer)
+	} else {
+		s.workers.Go("users events consumer", s.consumer.Run)
 	}
-	s.wg.Go(func() { s.relay.Run(runCtx) })
+	s.workers.Go("own events consumer", s.ownEvents.Run)
+	s.workers.Go("outbox relay", s.relay.Run)
 	return nil
 }
 
-func (s *Service) retryConsumer(ctx context.Context) {
+// retryConsumer starts the users consumer once the users stream exists,
+// then runs it.
+func (s *Service) retryConsumer(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		err := s.consumer.Start(ctx)
 		if err == nil {
 			s.deps.Logger.InfoContext(ctx, "consuming users events")
-			return
+			return s.consumer.Run(ctx)
 		}
-		if !events.IsStreamMissing(err) {
+		if !events.IsStreamMissing(err) && ctx.Err() == nil {
 			s.deps.Logger.WarnContext(ctx, "starting users consumer", "error", err)
 		}
 	}
 }
 
-// Stop stops the consumer and the relay; the relay publishes what is left in
-// the outbox on its way out. It waits until ctx ends at most.
+// Failed reports a background worker that died.
+func (s *Service) Failed() <-chan error { return s.workers.Failed() }
+
+// Stop stops the consumers and the relay, and waits for every one of them;
+// the relay publishes what is left in the outbox on its way out. It waits
+// until ctx ends at most.
 func (s *Service) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	cancel := s.cancel
-	s.cancel = nil
-	s.mu.Unlock()
-	if cancel == nil {
-		return nil
+	if err := s.workers.Stop(ctx); err != nil {
+		return fmt.Errorf("stopping blog: %w", err)
 	}
-	cancel()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stopping blog: %w", ctx.Err())
-	}
+	return nil
 }

@@ -19,7 +19,7 @@ func TestConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
 	}
-	if c.ListCacheTTL != 30*time.Second || c.MaxLimit != 100 || c.DefaultLimit != 20 {
+	if c.ListCacheTTL != 30*time.Second || c.CacheStaleness != time.Second || c.MaxLimit != 100 || c.DefaultLimit != 20 {
 		t.Fatalf("defaults %+v", c)
 	}
 	fs.VisitAll(func(f *flag.Flag) {
@@ -33,6 +33,23 @@ func TestConfig(t *testing.T) {
 	err := c.Validate()
 	if err == nil || !strings.Contains(err.Error(), "blog.default-limit") || !strings.Contains(err.Error(), "blog.list-cache-ttl") {
 		t.Fatalf("Validate() = %v", err)
+	}
+	for args, want := range map[string]string{
+		"-blog.cache-staleness=-1s":                          "blog.cache-staleness must not be negative",
+		"-blog.cache-staleness=1m":                           "blog.cache-staleness must not exceed blog.list-cache-ttl",
+		"-blog.cache-staleness=1m -blog.list-cache-ttl=0":    "",
+		"-blog.cache-staleness=0 -blog.list-cache-ttl=1s":    "",
+		"-blog.cache-staleness=30s -blog.list-cache-ttl=30s": "",
+	} {
+		c := blog.DefaultConfig()
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		c.RegisterFlags(fs)
+		if err := fs.Parse(strings.Fields(args)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); (err == nil) != (want == "") || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: Validate() = %v, want %q", args, err, want)
+		}
 	}
 	if _, err := blog.New(c, blog.Deps{}); err == nil {
 		t.Fatal("New accepted an invalid config")

@@ -35,6 +35,7 @@ import (
 type tokens struct {
 	priv     ed25519.PrivateKey
 	verifier *authn.Verifier
+	issued   func(id int64, username string) // the account exists from now on
 }
 
 func newTokens(t testing.TB) *tokens {
@@ -51,6 +52,9 @@ func newTokens(t testing.TB) *tokens {
 
 func (tk *tokens) user(t testing.TB, id int64, username string) string {
 	t.Helper()
+	if tk.issued != nil {
+		tk.issued(id, username)
+	}
 	now := time.Now()
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
 		Username: username, Scope: authn.ScopeUser,
@@ -74,6 +78,7 @@ type usersStub struct {
 	mu    sync.Mutex
 	users map[int64]map[string]any
 	calls int
+	hook  func() // runs on every lookup, before the answer
 }
 
 func newUsersStub(t testing.TB) *usersStub {
@@ -86,6 +91,9 @@ func newUsersStub(t testing.TB) *usersStub {
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		u.calls++
+		if u.hook != nil {
+			u.hook()
+		}
 		q := r.URL.Query()
 		out := []map[string]any{}
 		for _, p := range u.users {
@@ -115,6 +123,23 @@ func (u *usersStub) add(id int64, username, bio string, updatedAt int64) {
 	u.users[id] = map[string]any{"id": id, "username": username, "bio": bio, "image": nil, "updatedAt": updatedAt}
 }
 
+// ensure adds the account unless the stub knows it (a token's account
+// exists; the blog refuses writes by accounts users does not know).
+func (u *usersStub) ensure(id int64, username string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.users[id]; !ok {
+		u.users[id] = map[string]any{"id": id, "username": username, "bio": nil, "image": nil, "updatedAt": 1}
+	}
+}
+
+// remove deletes the account, as a deleted account is gone from users.
+func (u *usersStub) remove(id int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.users, id)
+}
+
 func (u *usersStub) callCount() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -136,9 +161,40 @@ type option func(*blog.Config, *blog.Deps)
 
 func withCache(c cache.Cache) option { return func(_ *blog.Config, d *blog.Deps) { d.Cache = c } }
 
+// withStaleness sets how long a cached read may outlive a write (0: strict).
+func withStaleness(d time.Duration) option {
+	return func(c *blog.Config, _ *blog.Deps) { c.CacheStaleness = d }
+}
+
+// withClock makes clock the blog's clock (the age of cache entries).
+func withClock(clock *fakeClock) option {
+	return func(_ *blog.Config, d *blog.Deps) { d.Now = clock.Now }
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func newTestService(t testing.TB, opts ...option) *testService {
 	t.Helper()
 	ts := &testService{t: t, tokens: newTokens(t), users: newUsersStub(t)}
+	ts.tokens.issued = ts.users.ensure
 	ts.db = testenv.OpenDB(t, database.SQLite, "blog", blog.Migrations)
 	prop := propagation.TraceContext{}
 	tracer := noop.NewTracerProvider().Tracer("test")

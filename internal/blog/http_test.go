@@ -332,7 +332,7 @@ func TestFiltersAndSearch(t *testing.T) {
 		{[]string{"category", "science"}, []string{}},
 		{[]string{"category", "unknown"}, []string{}},
 		{[]string{"tag", "dragons", "author", "bob"}, []string{"cooking-for-dragons"}},
-		{[]string{"q", "dragons"}, []string{"cooking-for-dragons", "dragons-of-tokyo"}},
+		{[]string{"q", "dragons"}, []string{"dragons-of-tokyo", "cooking-for-dragons"}}, // ranked: equal title matches, the shorter article first
 		{[]string{"q", "東京タワー"}, []string{"dragons-of-tokyo"}},
 		{[]string{"q", "GRÜSSE grüße"}, []string{}},
 		{[]string{"q", "grüße"}, []string{"cooking-for-dragons"}},
@@ -356,6 +356,24 @@ func TestFiltersAndSearch(t *testing.T) {
 	r := ts.do("GET", q("/api/articles", "tag", "dragons", "limit", "1"), "", nil).want(t, 200)
 	if r.count() != 2 || len(r.articles()) != 1 {
 		t.Fatalf("count %d, page %d", r.count(), len(r.articles()))
+	}
+	// Korean search: particles, 2-character words, prefixes; a snippet
+	// (searchSnippet, plain-text parts) on search results only.
+	ts.do("POST", "/api/articles", jake, map[string]any{"article": map[string]any{"title": "관측 가능성",
+		"description": "쿠버네티스 클러스터", "body": "프로메테우스와 그라파나로 모니터링을 구축했습니다. 분산 추적은 예거를 <b>사용</b>합니다."}}).want(t, 201)
+	for _, word := range []string{"모니터링", "예거", "쿠버", "그라파나 클러스"} {
+		r := ts.do("GET", q("/api/articles", "q", word), "", nil).want(t, 200)
+		if got := slugsOf(r.articles()); r.count() != 1 || len(got) != 1 || got[0] == "" {
+			t.Errorf("q=%s: %q", word, got)
+		}
+	}
+	r = ts.do("GET", q("/api/articles", "q", "예거 사용"), "", nil).want(t, 200)
+	if !strings.Contains(string(r.raw), `"searchSnippet":[{"text":"프로메테우스와 그라파나로 모니터링을 구축했습니다. 분산 추적은 ","match":false},`+
+		`{"text":"예거","match":true},{"text":"를 \u003cb\u003e","match":false},{"text":"사용","match":true},`) {
+		t.Errorf("snippet: %s", r.raw)
+	}
+	if r = ts.do("GET", "/api/articles", "", nil).want(t, 200); strings.Contains(string(r.raw), "searchSnippet") {
+		t.Errorf("a plain list has snippets: %s", r.raw)
 	}
 }
 
@@ -584,3 +602,27 @@ func TestReadsWhenUsersIsDown(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// The blog asks the users service about a writer it has not heard of, and
+// refuses a token whose account users does not know (deleted, or never
+// there), whatever the token's signature says.
+func TestAbuse_TokenLifecycle_BlogRefusesTokensOfAccountsThatNoLongerExist(t *testing.T) {
+	t.Parallel()
+	ts := newTestService(t)
+	jake := ts.tokens.user(t, 1, "jake")
+	slug := ts.create(jake, "Jake's article")
+	ghost := ts.tokens.user(t, 99, "ghost")
+	ts.users.remove(99)
+	ts.do("POST", "/api/articles", ghost, newArticle("Haunted")).
+		wantError(t, http.StatusUnauthorized, "the account of this token no longer exists")
+	ts.do("POST", "/api/articles/"+slug+"/comments", ghost, map[string]any{"comment": map[string]any{"body": "boo"}}).
+		wantError(t, http.StatusUnauthorized, "the account of this token no longer exists")
+
+	// A stale name in a token is not what gets stored: the current one is.
+	renamed := ts.tokens.user(t, 7, "old-name")
+	ts.users.add(7, "new-name", "", 5)
+	got := ts.do("POST", "/api/articles", renamed, newArticle("Renamed")).want(t, http.StatusCreated).article()
+	if name := got["author"].(map[string]any)["username"]; name != "new-name" {
+		t.Fatalf("author %v, want the current name new-name", name)
+	}
+}

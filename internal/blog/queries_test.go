@@ -12,6 +12,7 @@ import (
 
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 )
 
@@ -60,6 +61,53 @@ func TestListQueryCount(t *testing.T) {
 	}
 }
 
+// TestStaleHitQueries checks what a signed-in viewer's hit costs after
+// someone else's write, within the staleness bound: nothing when their flags
+// were cached with the entry; else, the first time, the two flag queries
+// (favorites, follows), whose answer is cached with the stale entry's own
+// stamp, and nothing the next time.
+func TestStaleHitQueries(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	ts, rec := newCountingService(t, withCache(cache.NewMemory(1000, nil)), withStaleness(staleness), withClock(clock))
+	ts.users.add(1, "jake", "", 1)
+	ts.users.add(2, "bob", "", 1)
+	ts.create(ts.tokens.user(t, 1, "jake"), "First")
+	selects := func(viewer string) int {
+		t.Helper()
+		before := len(rec.Ended())
+		if r := ts.do("GET", "/api/articles", viewer, nil).want(t, http.StatusOK); r.count() == 0 {
+			t.Fatalf("list %s", r.raw)
+		}
+		n := 0
+		for _, s := range rec.Ended()[before:] {
+			if strings.HasPrefix(s.Name(), "SELECT") {
+				n++
+			}
+		}
+		return n
+	}
+	early, late := ts.tokens.user(t, 1000, "early"), ts.tokens.user(t, 1001, "late")
+	selects(early) // the page is cached, and early's flags
+	if n := selects(early); n != 0 {
+		t.Fatalf("a fresh hit ran %d queries", n)
+	}
+	ts.create(ts.tokens.user(t, 2, "bob"), "Second") // someone else's write
+	if n := selects(early); n != 0 {
+		t.Fatalf("a stale hit with flags cached for its entry ran %d queries", n)
+	}
+	if n := selects(late); n != 2 {
+		t.Fatalf("the first stale hit without cached flags ran %d queries, want the 2 flag queries", n)
+	}
+	if n := selects(late); n != 0 {
+		t.Fatalf("the next stale hit ran %d queries: flags are not cached with the entry's stamp", n)
+	}
+	clock.Advance(staleness)
+	if n := selects(late); n < 3 {
+		t.Fatalf("past the bound the list was not loaded again (%d queries)", n)
+	}
+}
+
 // TestWriteQueryCount pins the statements each hot write runs, as the
 // database's spans count them: the transaction (outbox row included) and the
 // author lookup of the response, nothing per tag and no question the write
@@ -95,12 +143,13 @@ func TestWriteQueryCount(t *testing.T) {
 		status                    int
 		want                      []string
 	}{
-		// free slug?, article, tags (one statement), outbox; author
+		// author (current name, and the account exists), free slug?, article, its search index entry,
+		// tags (one statement), outbox
 		{"create", "POST", "/api/articles", author, article, http.StatusCreated,
-			[]string{"SELECT", "INSERT", "INSERT", "INSERT", "SELECT"}},
-		// article id, comment, outbox; author
+			[]string{"SELECT", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT"}},
+		// author, article id, comment, outbox
 		{"comment", "POST", "/api/articles/" + slug + "/comments", author, map[string]any{"comment": map[string]any{"body": "hi"}},
-			http.StatusOK, []string{"SELECT", "INSERT", "INSERT", "SELECT"}},
+			http.StatusOK, []string{"SELECT", "SELECT", "INSERT", "INSERT"}},
 		// article, its tags, favorite, count, outbox; author, following
 		{"favorite", "POST", "/api/articles/" + slug + "/favorite", author, nil, http.StatusOK,
 			[]string{"SELECT", "SELECT", "INSERT", "UPDATE", "INSERT", "SELECT"}},
@@ -115,7 +164,7 @@ func TestWriteQueryCount(t *testing.T) {
 
 // newCountingService is a blog on a SQLite database whose spans rec records:
 // one span per SQL statement.
-func newCountingService(t *testing.T) (*testService, *tracetest.SpanRecorder) {
+func newCountingService(t *testing.T, opts ...option) (*testService, *tracetest.SpanRecorder) {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -124,7 +173,7 @@ func newCountingService(t *testing.T) (*testService, *tracetest.SpanRecorder) {
 	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.Migrate(t.Context(), blog.Migrations)
 	require.NoError(t, err)
-	ts := newTestService(t, func(_ *blog.Config, d *blog.Deps) { d.DB = db })
+	ts := newTestService(t, append([]option{func(_ *blog.Config, d *blog.Deps) { d.DB = db }}, opts...)...)
 	ts.db = db
 	return ts, rec
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,12 +21,17 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tungsten-blog/tungsten/api"
+	authapi "github.com/tungsten-blog/tungsten/internal/auth/ports/httpapi"
+	blogapi "github.com/tungsten-blog/tungsten/internal/blog/ports/httpapi"
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
 	"github.com/tungsten-blog/tungsten/internal/platform/config"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
+	usersapi "github.com/tungsten-blog/tungsten/internal/users/ports/httpapi"
 )
 
 // Backends the gateway routes to.
@@ -36,31 +42,33 @@ const (
 	Web   = "web"
 )
 
-// Routes maps every public API route to the service that serves it. Routes
+// Routes maps every public API route to the service that serves it, built
+// from the route tables the services declare (their /api/ patterns), and
+// everything outside /api/ to the web UI. API routes
 // are listed one by one (not by prefix) so metrics and traces carry route
 // templates and nothing else, such as /internal, can leak through.
-var Routes = map[string]string{
-	"POST /api/users":                           Auth,
-	"POST /api/users/login":                     Auth,
-	"GET /api/user":                             Users,
-	"PUT /api/user":                             Users,
-	"GET /api/profiles/{username}":              Users,
-	"POST /api/profiles/{username}/follow":      Users,
-	"DELETE /api/profiles/{username}/follow":    Users,
-	"GET /api/articles":                         Blog,
-	"POST /api/articles":                        Blog,
-	"GET /api/articles/feed":                    Blog,
-	"GET /api/articles/{slug}":                  Blog,
-	"PUT /api/articles/{slug}":                  Blog,
-	"DELETE /api/articles/{slug}":               Blog,
-	"GET /api/articles/{slug}/comments":         Blog,
-	"POST /api/articles/{slug}/comments":        Blog,
-	"DELETE /api/articles/{slug}/comments/{id}": Blog,
-	"POST /api/articles/{slug}/favorite":        Blog,
-	"DELETE /api/articles/{slug}/favorite":      Blog,
-	"GET /api/tags":                             Blog,
-	"GET /api/categories":                       Blog,
-	"/":                                         Web,
+var Routes = publicRoutes(map[string][]string{
+	Auth:  authapi.Routes(),
+	Users: usersapi.Routes(),
+	Blog:  blogapi.Routes(),
+})
+
+// publicRoutes keeps the /api/ patterns of each service's table. A pattern
+// claimed by two services is a programming error, caught at start-up.
+func publicRoutes(tables map[string][]string) map[string]string {
+	out := map[string]string{"/": Web}
+	for service, patterns := range tables {
+		for _, p := range patterns {
+			if _, path, _ := strings.Cut(p, " "); !strings.HasPrefix(path, "/api/") {
+				continue
+			}
+			if other, dup := out[p]; dup {
+				panic(fmt.Sprintf("gateway: route %q declared by %s and %s", p, other, service))
+			}
+			out[p] = service
+		}
+	}
+	return out
 }
 
 // Config is the gateway's configuration.
@@ -71,7 +79,10 @@ type Config struct {
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
 	CORSOrigins    config.StringList
-	TrustForwarded bool
+	// TrustedProxies are the load balancers in front of the gateway whose
+	// X-Forwarded-For and X-Forwarded-Proto it believes (httpx.ClientIP).
+	TrustedProxies config.StringList
+	HSTS           time.Duration
 }
 
 // RegisterFlags registers the gateway flags.
@@ -83,7 +94,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.RequestTimeout, "gateway.request-timeout", 10*time.Second, "deadline of every request, including the calls it makes")
 	c.CORSOrigins = config.StringList{"*"}
 	f.Var(&c.CORSOrigins, "gateway.cors-origins", `origins allowed by CORS, comma-separated ("*" for any)`)
-	f.BoolVar(&c.TrustForwarded, "gateway.trust-forwarded-for", false, "take the client IP from X-Forwarded-For (only behind a trusted load balancer)")
+	f.Var(&c.TrustedProxies, "gateway.trusted-proxies", "CIDRs of the load balancers in front of the gateway whose X-Forwarded-For/-Proto it believes (the client is the right-most entry not in this list); empty: the peer address is the client")
+	f.DurationVar(&c.HSTS, "gateway.hsts-max-age", 365*24*time.Hour, "max-age of the Strict-Transport-Security header sent on requests that came over TLS (directly or per a trusted proxy); 0 sends none")
 }
 
 // Validate checks the configuration.
@@ -101,6 +113,12 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--gateway.request-timeout must be positive"))
 	}
+	if _, err := httpx.ParseCIDRs(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--gateway.trusted-proxies: %w", err))
+	}
+	if c.HSTS < 0 {
+		errs = append(errs, fmt.Errorf("--gateway.hsts-max-age must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -116,6 +134,7 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
+	Faults     *faults.Switch // injected latency, errors and dependency failures (ADR 0016); nil: none
 }
 
 // Service is the gateway module.
@@ -123,6 +142,10 @@ type Service struct{ handler http.Handler }
 
 // New builds the gateway.
 func New(cfg Config, deps Deps) (*Service, error) {
+	trusted, err := httpx.ParseCIDRs(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: --gateway.trusted-proxies: %w", err)
+	}
 	mux := http.NewServeMux()
 	for pattern, backend := range Routes {
 		h, ok := deps.Backends[backend]
@@ -130,53 +153,49 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("gateway: no backend for %s (route %q)", backend, pattern)
 		}
 		local := deps.Local[backend]
-		mux.Handle(pattern, forward(cfg, deps.Tracer, deps.Propagator, backend, local, h))
+		mux.Handle(pattern, forward(trusted, deps.Tracer, deps.Propagator, backend, local, h))
 	}
+	mux.HandleFunc(OpenAPIRoute, serveOpenAPI)
 	mux.HandleFunc("/api/", httpx.NotFound)
 
 	rule := ratelimit.Rule{Name: "gateway-ip", Limit: cfg.RateLimit, Window: cfg.RateWindow, Batch: cfg.RateBatch}
 	var h http.Handler = httpx.Routed(mux)
 	h = httpx.Timeout(cfg.RequestTimeout, h)
 	h = httpx.LimitBody(cfg.MaxBodyBytes, h)
-	h = rateLimit(deps.Limiter, rule, cfg, h)
+	h = rateLimit(deps.Limiter, rule, trusted, h)
 	h = authn.Middleware(deps.Verifier, httpx.WriteError, h)
 	h = cors(cfg.CORSOrigins, h)
+	h = hsts(cfg.HSTS, trusted, h)
 	h = httpx.Instrument(httpx.InstrumentConfig{
 		Logger: deps.Logger, Metrics: telemetry.NewHTTPMetrics(deps.Registerer),
-		Tracer: deps.Tracer, Propagator: deps.Propagator,
+		Tracer: deps.Tracer, Propagator: deps.Propagator, Faults: deps.Faults,
 	}, h)
 	return &Service{handler: h}, nil
+}
+
+// OpenAPIRoute is the one public route the gateway answers itself: the
+// API's contract (api/openapi.yml, embedded), documented in itself.
+const OpenAPIRoute = "GET /api/openapi.yml"
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Content-Length", strconv.Itoa(len(api.OpenAPI)))
+	_, _ = w.Write(api.OpenAPI)
 }
 
 // Handler returns the public handler.
 func (s *Service) Handler() http.Handler { return s.handler }
 
-// clientIP is the address limits and logs attribute a request to.
-func clientIP(cfg Config, r *http.Request) string {
-	if cfg.TrustForwarded {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // forward hands the request to a backend with the headers services rely on:
-// the client IP, the request ID and, as trace parent, a client span of the
+// the client IP and scheme (replacing whatever the client sent), the request ID and, as trace parent, a client span of the
 // hop (so the trace shows the time spent between gateway and backend).
-func forward(cfg Config, tracer trace.Tracer, prop propagation.TextMapPropagator, backend string, local bool, next http.Handler) http.Handler {
+func forward(trusted []*net.IPNet, tracer trace.Tracer, prop propagation.TextMapPropagator, backend string, local bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if local {
 			httpx.HandOff(r.Context(), backend)
 		}
-		r.Header.Set("X-Real-Ip", clientIP(cfg, r))
+		httpx.SetForwarded(r.Header, httpx.ClientIP(r, trusted), httpx.ForwardedHTTPS(r, trusted))
 		if id := w.Header().Get(httpx.RequestIDHeader); id != "" {
 			r.Header.Set(httpx.RequestIDHeader, id)
 		}
@@ -193,9 +212,9 @@ func forward(cfg Config, tracer trace.Tracer, prop propagation.TextMapPropagator
 	})
 }
 
-func rateLimit(l ratelimit.Limiter, rule ratelimit.Rule, cfg Config, next http.Handler) http.Handler {
+func rateLimit(l ratelimit.Limiter, rule ratelimit.Rule, trusted []*net.IPNet, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d := l.Allow(r.Context(), rule, clientIP(cfg, r)); !d.Allowed {
+		if d := l.Allow(r.Context(), rule, httpx.ClientIP(r, trusted)); !d.Allowed {
 			httpx.WriteError(w, r, errs.TooManyRequests(d.RetryAfter))
 			return
 		}
@@ -203,10 +222,25 @@ func rateLimit(l ratelimit.Limiter, rule ratelimit.Rule, cfg Config, next http.H
 	})
 }
 
+// hsts tells browsers that reached us over TLS to keep using it. Over plain
+// HTTP the header means nothing (and must not be sent: RFC 6797 §7.2).
+func hsts(maxAge time.Duration, trusted []*net.IPNet, next http.Handler) http.Handler {
+	if maxAge <= 0 {
+		return next
+	}
+	value := "max-age=" + strconv.Itoa(int(maxAge/time.Second))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if httpx.ForwardedHTTPS(r, trusted) {
+			w.Header().Set("Strict-Transport-Security", value)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 const (
 	corsMethods = "GET, POST, PUT, DELETE, OPTIONS"
-	corsHeaders = "Authorization, Content-Type, X-Requested-With, X-Request-Id"
-	corsExpose  = "X-Request-Id, Retry-After"
+	corsHeaders = "Authorization, Content-Type, X-Requested-With, X-Request-Id, Idempotency-Key"
+	corsExpose  = "X-Request-Id, Retry-After, Idempotent-Replayed"
 )
 
 // cors answers preflights itself and marks every response for allowed

@@ -27,6 +27,8 @@ func backend(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Backend", name)
+		w.Header().Set("X-Saw-Forwarded-For", r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("X-Saw-Forwarded-Proto", r.Header.Get("X-Forwarded-Proto"))
 		w.Header().Set("X-Saw-Real-Ip", r.Header.Get("X-Real-Ip"))
 		w.Header().Set("X-Saw-Request-Id", r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Saw-Traceparent", r.Header.Get("Traceparent"))
@@ -99,7 +101,7 @@ func TestRoutesReachTheirService(t *testing.T) {
 		rec := f.do(tt.method, tt.path, "", nil)
 		require.Equal(t, 200, rec.Code, "%s %s", tt.method, tt.path)
 		require.Equal(t, tt.want, rec.Header().Get("X-Backend"), "%s %s", tt.method, tt.path)
-		require.Equal(t, "203.0.113.9", rec.Header().Get("X-Saw-Real-Ip"))
+		require.Equal(t, "203.0.113.9", rec.Header().Get("X-Saw-Forwarded-For"))
 		require.NotEmpty(t, rec.Header().Get("X-Saw-Request-Id"))
 	}
 }
@@ -122,7 +124,8 @@ func TestClientCannotSpoofItsIP(t *testing.T) {
 	t.Parallel()
 	f := newGateway(t, nil)
 	rec := f.do("GET", "/api/tags", "", map[string]string{"X-Real-Ip": "1.2.3.4", "X-Forwarded-For": "1.2.3.4"})
-	require.Equal(t, "203.0.113.9", rec.Header().Get("X-Saw-Real-Ip"))
+	require.Equal(t, "203.0.113.9", rec.Header().Get("X-Saw-Forwarded-For"))
+	require.Empty(t, rec.Header().Get("X-Saw-Real-Ip"))
 }
 
 func TestCORS(t *testing.T) {
@@ -136,6 +139,7 @@ func TestCORS(t *testing.T) {
 	require.Equal(t, "*", rec.Header().Get("Access-Control-Allow-Origin"))
 	require.Contains(t, rec.Header().Get("Access-Control-Allow-Methods"), "DELETE")
 	require.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Authorization")
+	require.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Idempotency-Key", "browsers may send it (ADR 0013)")
 	require.Empty(t, rec.Header().Get("X-Backend"), "preflight is answered by the gateway")
 
 	rec = f.do("GET", "/api/tags", "", map[string]string{"Origin": "https://app.example"})

@@ -39,6 +39,13 @@ func NewRemote(name, baseURL string, log *slog.Logger) (http.Handler, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
+			// Rewrite drops the forwarded headers; forward set them from
+			// what the gateway decided, not from the client.
+			for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto"} {
+				if v := pr.In.Header.Values(h); len(v) > 0 {
+					pr.Out.Header[h] = v
+				}
+			}
 		},
 		// A refused dial (a replica just killed, still behind the Service for a second) is
 		// retried on a fresh connection: nothing was sent, so it is safe even for a POST.

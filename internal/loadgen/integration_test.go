@@ -15,7 +15,7 @@ import (
 // Seeds a real embedded Tungsten through its public API and runs a short,
 // low-rate mix of every scenario against it: every request must succeed.
 func TestSeedAndRunAgainstTheEmbeddedDefault(t *testing.T) {
-	inst, err := apptest.StartEmbedded("--auth.login-account-limit=1000")
+	inst, err := apptest.StartEmbedded("--auth.login-account-limit=1000", "--auth.login-ip-account-limit=1000")
 	require.NoError(t, err)
 	t.Cleanup(inst.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -154,7 +154,8 @@ type SeedProgress func(phase string, done int)
 // then comments, follows and favorites, at most cfg.Concurrency requests at
 // a time. Rate-limited answers are retried (see Client), but a server with
 // its default limits seeds slowly: relax --gateway.rate-limit (and, for the
-// login scenario, --auth.login-ip-limit and --auth.login-account-limit).
+// login scenario, --auth.login-ip-limit, --auth.login-ip-account-limit, --auth.login-account-limit,
+// --auth.register-ip-limit for the sign-ups and --blog.write-limit for the writes).
 func Seed(ctx context.Context, c *Client, cfg SeedConfig, progress SeedProgress) (*Dataset, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +26,9 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+	"github.com/tungsten-blog/tungsten/internal/platform/modules"
 	"github.com/tungsten-blog/tungsten/internal/users/adapters/sqlstore"
 	"github.com/tungsten-blog/tungsten/internal/users/app"
 	"github.com/tungsten-blog/tungsten/internal/users/domain"
@@ -40,12 +44,18 @@ var migrationsFS embed.FS
 // Migrations holds the schema: postgres/NNNN_*.sql and sqlite/NNNN_*.sql.
 var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
 
+// EventTokensRevoked is the event every token verifier follows (ADR 0011).
+const EventTokensRevoked = domain.EventTokensRevoked
+
 // Config is the users service's configuration.
 type Config struct {
 	Argon2Memory      uint // KiB
 	Argon2Iterations  uint
 	Argon2Parallelism uint
 	HashConcurrency   int
+	// UsernameReservation is how long a username given up stays reserved
+	// for its last holder (ADR 0011).
+	UsernameReservation time.Duration
 }
 
 // RegisterFlags registers the users flags with their defaults (OWASP's
@@ -57,6 +67,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.UintVar(&c.Argon2Parallelism, "users.argon2-parallelism", uint(d.Parallelism), "argon2id lanes of new password hashes")
 	f.IntVar(&c.HashConcurrency, "users.hash-concurrency", 0,
 		"password hashes computed at once (each takes --users.argon2-memory); 0 means GOMAXPROCS")
+	f.DurationVar(&c.UsernameReservation, "users.username-reservation", 30*24*time.Hour,
+		"how long a username given up by a rename or a deleted account stays reserved for its last holder (ADR 0011)")
 }
 
 // DefaultConfig returns the configuration the flags default to.
@@ -85,6 +97,9 @@ func (c *Config) Validate() error {
 	} else if err := c.argon2().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--users.argon2-*: %w", err))
 	}
+	if c.UsernameReservation < 0 {
+		errs = append(errs, errors.New("--users.username-reservation must not be negative"))
+	}
 	if c.HashConcurrency < 0 {
 		errs = append(errs, errors.New("--users.hash-concurrency must not be negative"))
 	}
@@ -93,16 +108,20 @@ func (c *Config) Validate() error {
 
 // Deps are the users service's collaborators. Logger, Registerer, Tracer and
 // Propagator default to no-ops (tests); DB and Verifier are required, and
-// JetStream and Namespace are required by Start.
+// JetStream and Namespace are required by Start; Auth (the auth service,
+// which signs a password changer in again) is required to change passwords.
 type Deps struct {
-	DB         *database.DB
-	Verifier   *authn.Verifier
-	JetStream  jetstream.JetStream
-	Namespace  events.Namespace
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer // already labelled service=users
-	Tracer     trace.Tracer
-	Propagator propagation.TextMapPropagator
+	DB             *database.DB
+	Verifier       *authn.Verifier
+	Auth           *httpx.Client
+	TrustedProxies []*net.IPNet
+	JetStream      jetstream.JetStream
+	Namespace      events.Namespace
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer // already labelled service=users
+	Tracer         trace.Tracer
+	Propagator     propagation.TextMapPropagator
+	Faults         *faults.Switch // injected latency, errors and dependency failures (ADR 0016); nil: none
 }
 
 // Service is the users module.
@@ -112,9 +131,9 @@ type Service struct {
 	handler  http.Handler
 	patterns []string
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex
+	started bool
+	workers modules.Workers
 }
 
 // New builds the service. It does not touch the network; Start does.
@@ -140,11 +159,24 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	relay := events.NewRelay(events.RelayConfig{
 		Producer: Name, EventTypes: domain.EventTypes(), Namespace: deps.Namespace,
 	}, events.RelayDeps{
-		DB: deps.DB, JetStream: deps.JetStream, Logger: deps.Logger, Registerer: deps.Registerer,
+		DB: deps.DB, JetStream: deps.JetStream, Faults: deps.Faults, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator,
 	})
-	uc, err := app.New(app.Config{Argon2: cfg.argon2(), HashConcurrency: cfg.HashConcurrency}, app.Deps{
-		Repo:        sqlstore.New(deps.DB, deps.Propagator),
+	store := sqlstore.New(deps.DB, deps.Propagator)
+	// Accounts older than the confusable rule get their skeleton once; a
+	// no-op query afterwards.
+	bctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	filled, skipped, err := store.BackfillSkeletons(bctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	if filled > 0 || skipped > 0 {
+		deps.Logger.Info("username skeletons backfilled", "filled", filled, "already_confusable", skipped)
+	}
+	uc, err := app.New(app.Config{Argon2: cfg.argon2(), HashConcurrency: cfg.HashConcurrency,
+		UsernameReservation: cfg.UsernameReservation}, app.Deps{
+		Repo:        store,
 		AfterCommit: relay.Kick,
 		Logger:      deps.Logger,
 	})
@@ -152,16 +184,40 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("users: %w", err)
 	}
 	rt := httpx.NewRouter()
-	httpapi.New(uc).Register(rt)
+	httpapi.New(uc, signIn(deps.Auth), deps.TrustedProxies).Register(rt)
 	return &Service{
 		deps:  deps,
 		relay: relay,
 		handler: rt.Build(httpx.ServiceConfig{
 			Name: Name, Logger: deps.Logger, Registerer: deps.Registerer, Tracer: deps.Tracer,
-			Propagator: deps.Propagator, Verifier: deps.Verifier,
+			Propagator: deps.Propagator, Verifier: deps.Verifier, Faults: deps.Faults,
+			MaxBodyBytes: 64 << 10, // an account update: bio (4,000 characters) and image URL at most
 		}),
 		patterns: rt.Patterns(),
 	}, nil
+}
+
+// signIn signs in through the auth service's public login, with the
+// client's IP, so the same throttles apply as to any sign-in.
+func signIn(c *httpx.Client) httpapi.SignIn {
+	return func(ctx context.Context, clientIP, email, password string) (string, error) {
+		if c == nil {
+			return "", errors.New("no auth service client")
+		}
+		var in, out struct {
+			User struct {
+				Email    string `json:"email,omitempty"`
+				Password string `json:"password,omitempty"`
+				Token    string `json:"token,omitempty"`
+			} `json:"user"`
+		}
+		in.User.Email, in.User.Password = email, password
+		h := http.Header{"X-Real-IP": {clientIP}}
+		if err := c.Do(ctx, http.MethodPost, "/api/users/login", h, in, &out); err != nil {
+			return "", err
+		}
+		return out.User.Token, nil
+	}
 }
 
 // Handler returns the instrumented HTTP handler.
@@ -171,44 +227,33 @@ func (s *Service) Handler() http.Handler { return s.handler }
 func (s *Service) Patterns() []string { return s.patterns }
 
 // Start ensures the event stream exists and starts the outbox relay. It
-// returns once the relay runs; the relay outlives ctx until Stop.
+// returns once the relay runs; the relay outlives ctx until Stop. A relay
+// that dies is reported on Failed.
 func (s *Service) Start(ctx context.Context) error {
 	if s.deps.JetStream == nil || s.deps.Namespace == "" {
 		return errors.New("users: JetStream and Namespace are required to start")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancel != nil {
+	if s.started {
 		return errors.New("users: already started")
 	}
 	if err := s.relay.EnsureStream(ctx); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.relay.Run(rctx)
-	}()
-	s.cancel, s.done = cancel, done
+	s.started = true
+	s.workers.Go("outbox relay", s.relay.Run)
 	return nil
 }
+
+// Failed reports a background worker (the relay) that died.
+func (s *Service) Failed() <-chan error { return s.workers.Failed() }
 
 // Stop stops the relay, which publishes what is left in the outbox first,
 // and waits for it (or for ctx to end).
 func (s *Service) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	cancel, done := s.cancel, s.done
-	s.cancel, s.done = nil, nil
-	s.mu.Unlock()
-	if cancel == nil {
-		return nil
+	if err := s.workers.Stop(ctx); err != nil {
+		return fmt.Errorf("users: %w", err)
 	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("users: waiting for the outbox relay to stop: %w", ctx.Err())
-	}
+	return nil
 }

@@ -26,7 +26,8 @@ func TestConfig(t *testing.T) {
 	t.Parallel()
 	c := users.DefaultConfig()
 	require.NoError(t, c.Validate())
-	require.Equal(t, users.Config{Argon2Memory: 19456, Argon2Iterations: 2, Argon2Parallelism: 1}, c, "OWASP defaults")
+	require.Equal(t, users.Config{Argon2Memory: 19456, Argon2Iterations: 2, Argon2Parallelism: 1,
+		UsernameReservation: 30 * 24 * time.Hour}, c, "OWASP defaults")
 
 	tests := []struct {
 		name string
@@ -38,6 +39,7 @@ func TestConfig(t *testing.T) {
 		{"no lanes", func(c *users.Config) { c.Argon2Parallelism = 0 }},
 		{"too many lanes", func(c *users.Config) { c.Argon2Parallelism = 256 }},
 		{"negative concurrency", func(c *users.Config) { c.HashConcurrency = -1 }},
+		{"negative reservation", func(c *users.Config) { c.UsernameReservation = -time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

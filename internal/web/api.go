@@ -96,6 +96,12 @@ type api struct {
 	auth, users, blog *httpx.Client
 }
 
+// forwardedFor names the browser to auth, whose limits count per client IP
+// (auth believes it because web is one of its trusted proxies).
+func forwardedFor(clientIP string) http.Header {
+	return http.Header{"X-Forwarded-For": {clientIP}}
+}
+
 func authHeader(token string) http.Header {
 	if token == "" {
 		return nil
@@ -108,17 +114,16 @@ func (a api) login(ctx context.Context, clientIP, email, password string) (User,
 		User User `json:"user"`
 	}
 	in := map[string]any{"user": map[string]string{"email": email, "password": password}}
-	h := http.Header{"X-Real-Ip": {clientIP}}
-	err := a.auth.Do(ctx, http.MethodPost, "/api/users/login", h, in, &out)
+	err := a.auth.Do(ctx, http.MethodPost, "/api/users/login", forwardedFor(clientIP), in, &out)
 	return out.User, err
 }
 
-func (a api) register(ctx context.Context, username, email, password string) (User, error) {
+func (a api) register(ctx context.Context, clientIP, username, email, password string) (User, error) {
 	var out struct {
 		User User `json:"user"`
 	}
 	in := map[string]any{"user": map[string]string{"username": username, "email": email, "password": password}}
-	err := a.auth.Do(ctx, http.MethodPost, "/api/users", nil, in, &out)
+	err := a.auth.Do(ctx, http.MethodPost, "/api/users", forwardedFor(clientIP), in, &out)
 	return out.User, err
 }
 
@@ -130,12 +135,23 @@ func (a api) currentUser(ctx context.Context, token string) (User, error) {
 	return out.User, err
 }
 
-func (a api) updateUser(ctx context.Context, token string, c UserChanges) (User, error) {
+// updateUser changes the account; a new password signs in again (the
+// users service asks auth for the new token, throttled by clientIP).
+func (a api) updateUser(ctx context.Context, token, clientIP string, c UserChanges) (User, error) {
 	var out struct {
 		User User `json:"user"`
 	}
-	err := a.users.Do(ctx, http.MethodPut, "/api/user", authHeader(token), map[string]any{"user": c}, &out)
+	h := http.Header{"X-Real-Ip": {clientIP}}
+	if token != "" {
+		h.Set("Authorization", "Token "+token)
+	}
+	err := a.users.Do(ctx, http.MethodPut, "/api/user", h, map[string]any{"user": c}, &out)
 	return out.User, err
+}
+
+// signOut revokes every token of the account (DELETE /api/user/session).
+func (a api) signOut(ctx context.Context, token string) error {
+	return a.users.Do(ctx, http.MethodDelete, "/api/user/session", authHeader(token), nil, nil)
 }
 
 func (a api) profile(ctx context.Context, token, username string) (Profile, error) {

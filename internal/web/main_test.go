@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,9 @@ var baseURL string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	inst, err := apptest.StartEmbedded()
+	// The tests stand in for a TLS-terminating load balancer on loopback
+	// (X-Forwarded-Proto: https), so the gateway trusts loopback peers.
+	inst, err := apptest.StartEmbedded("--gateway.trusted-proxies=127.0.0.0/8,::1/128")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -73,23 +76,19 @@ func (b *browser) get(path string) page {
 	return b.do(req)
 }
 
-// csrf is the token the browser's forms carry (loading any page issues it).
+// csrf is the token the browser's forms carry: the CSRF cookie bound to the
+// session, so it is read from a page (every page names it in a meta tag).
 func (b *browser) csrf() string {
-	u, _ := url.Parse(baseURL)
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == "tungsten_csrf" {
-			return c.Value
-		}
+	b.t.Helper()
+	p := b.get("/")
+	m := csrfMeta.FindStringSubmatch(p.Body)
+	if m == nil {
+		b.t.Fatal("no CSRF token on the home page")
 	}
-	b.get("/")
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == "tungsten_csrf" {
-			return c.Value
-		}
-	}
-	b.t.Fatal("no CSRF cookie")
-	return ""
+	return m[1]
 }
+
+var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
 
 // post submits a form like a browser does, with the CSRF field.
 func (b *browser) post(path string, form url.Values) page {

@@ -17,23 +17,23 @@ type authData struct {
 }
 
 func (s *Service) loginForm(r *http.Request, sess *session) (response, error) {
-	return s.render(sess, http.StatusOK, "auth", "Sign in", authData{Next: localPath(r.URL.Query().Get("next"), "/")}), nil
+	return s.render(sess, http.StatusOK, "auth", sess.loc.T("auth.sign_in"), authData{Next: localPath(r.URL.Query().Get("next"), "/")}), nil
 }
 
 func (s *Service) registerForm(r *http.Request, sess *session) (response, error) {
-	return s.render(sess, http.StatusOK, "auth", "Sign up", authData{Register: true, Next: localPath(r.URL.Query().Get("next"), "/")}), nil
+	return s.render(sess, http.StatusOK, "auth", sess.loc.T("auth.sign_up"), authData{Register: true, Next: localPath(r.URL.Query().Get("next"), "/")}), nil
 }
 
 func (s *Service) login(r *http.Request, sess *session) (response, error) {
 	d := authData{Email: strings.TrimSpace(r.PostFormValue("email")), Next: localPath(r.PostFormValue("next"), "/")}
 	u, err := s.api.login(r.Context(), clientIP(r), d.Email, r.PostFormValue("password"))
 	if err != nil {
-		fe, err := userErrors(err, nil, "email", "password")
+		fe, err := userErrors(sess.loc, err, nil, "email", "password")
 		if err != nil {
 			return nil, err
 		}
 		d.Errors = fe
-		return s.render(sess, http.StatusUnprocessableEntity, "auth", "Sign in", d), nil
+		return s.render(sess, http.StatusUnprocessableEntity, "auth", sess.loc.T("auth.sign_in"), d), nil
 	}
 	return s.signedIn(u.Token, d.Next), nil
 }
@@ -41,14 +41,14 @@ func (s *Service) login(r *http.Request, sess *session) (response, error) {
 func (s *Service) register(r *http.Request, sess *session) (response, error) {
 	d := authData{Register: true, Username: strings.TrimSpace(r.PostFormValue("username")),
 		Email: strings.TrimSpace(r.PostFormValue("email")), Next: localPath(r.PostFormValue("next"), "/")}
-	u, err := s.api.register(r.Context(), d.Username, d.Email, r.PostFormValue("password"))
+	u, err := s.api.register(r.Context(), clientIP(r), d.Username, d.Email, r.PostFormValue("password"))
 	if err != nil {
-		fe, err := userErrors(err, nil, "username", "email", "password")
+		fe, err := userErrors(sess.loc, err, nil, "username", "email", "password")
 		if err != nil {
 			return nil, err
 		}
 		d.Errors = fe
-		return s.render(sess, http.StatusUnprocessableEntity, "auth", "Sign up", d), nil
+		return s.render(sess, http.StatusUnprocessableEntity, "auth", sess.loc.T("auth.sign_up"), d), nil
 	}
 	return s.signedIn(u.Token, d.Next), nil
 }
@@ -60,7 +60,15 @@ func (s *Service) signedIn(token, next string) response {
 	}
 }
 
-func (s *Service) logout(*http.Request, *session) (response, error) {
+// logout signs the account out everywhere (its tokens are revoked, ADR
+// 0011), then forgets the session cookie. A failed revocation still clears
+// the cookie, and is logged.
+func (s *Service) logout(r *http.Request, sess *session) (response, error) {
+	if sess != nil && sess.token != "" {
+		if err := s.api.signOut(r.Context(), sess.token); err != nil && !errs.Is(err, errs.KindUnauthenticated) {
+			s.log.WarnContext(r.Context(), "signing out: revoking the session's token", "error", err)
+		}
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		clearSession(w, r)
 		redirect("/")(w, r)
@@ -78,7 +86,7 @@ func (s *Service) settings(r *http.Request, sess *session) (response, error) {
 	}
 	u := sess.user
 	d := settingsData{Image: deref(u.Image), Username: u.Username, Bio: deref(u.Bio), Email: u.Email}
-	return s.render(sess, http.StatusOK, "settings", "Settings", d), nil
+	return s.render(sess, http.StatusOK, "settings", sess.loc.T("nav.settings"), d), nil
 }
 
 func (s *Service) saveSettings(r *http.Request, sess *session) (response, error) {
@@ -91,14 +99,14 @@ func (s *Service) saveSettings(r *http.Request, sess *session) (response, error)
 	if pw := r.PostFormValue("password"); pw != "" {
 		c.Password = &pw
 	}
-	u, err := s.api.updateUser(r.Context(), sess.token, c)
+	u, err := s.api.updateUser(r.Context(), sess.token, clientIP(r), c)
 	if err != nil {
-		fe, err := userErrors(err, nil, "image", "username", "bio", "email", "password")
+		fe, err := userErrors(sess.loc, err, nil, "image", "username", "bio", "email", "password")
 		if err != nil {
 			return nil, err
 		}
 		d.Errors = fe
-		return s.render(sess, http.StatusUnprocessableEntity, "settings", "Settings", d), nil
+		return s.render(sess, http.StatusUnprocessableEntity, "settings", sess.loc.T("nav.settings"), d), nil
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if u.Token != "" {

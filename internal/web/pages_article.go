@@ -56,10 +56,10 @@ func (s *Service) addComment(r *http.Request, sess *session) (response, error) {
 	slug := r.PathValue("slug")
 	body := r.PostFormValue("body")
 	if strings.TrimSpace(body) == "" {
-		return s.articlePage(r, sess, http.StatusUnprocessableEntity, body, formErrors{Fields: map[string][]string{"body": {"comment can't be blank"}}})
+		return s.articlePage(r, sess, http.StatusUnprocessableEntity, body, formErrors{Fields: map[string][]string{"body": {sess.loc.T("comments.blank")}}})
 	}
 	if err := s.api.addComment(r.Context(), sess.token, slug, body); err != nil {
-		fe, err := userErrors(err, map[string]string{"comment": "body"}, "body")
+		fe, err := userErrors(sess.loc, err, map[string]string{"comment": "body"}, "body")
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +121,7 @@ func (s *Service) editor(r *http.Request, sess *session) (response, error) {
 	}
 	d := editorData{Slug: r.PathValue("slug")}
 	d.Categories, _ = s.categories(r.Context())
-	title := "New article"
+	title := sess.loc.T("editor.new")
 	if d.Slug != "" {
 		a, err := s.api.article(r.Context(), sess.token, d.Slug)
 		if err != nil {
@@ -134,7 +134,7 @@ func (s *Service) editor(r *http.Request, sess *session) (response, error) {
 		if a.Body != nil {
 			d.Body = *a.Body
 		}
-		title = "Edit " + a.Title
+		title = sess.loc.T("editor.edit_title", a.Title)
 	}
 	return s.render(sess, http.StatusOK, "editor", title, d), nil
 }
@@ -163,15 +163,13 @@ func (s *Service) saveArticle(r *http.Request, sess *session) (response, error) 
 	}
 	a, err := s.api.saveArticle(r.Context(), sess.token, d.Slug, f)
 	if err != nil {
-		fe, err := userErrors(err, map[string]string{"tagList": "tags"}, "title", "description", "body", "tags", "category")
+		fe, err := userErrors(sess.loc, err, map[string]string{"tagList": "tags"}, "title", "description", "body", "tags", "category")
 		if err != nil {
 			return nil, err
 		}
 		d.Errors = fe
 		d.Categories, _ = s.categories(r.Context())
-		return s.render(sess, http.StatusUnprocessableEntity, "editor", "Editor", d), nil
+		return s.render(sess, http.StatusUnprocessableEntity, "editor", sess.loc.T("editor.title"), d), nil
 	}
 	return redirect(articleURL(a.Slug)), nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

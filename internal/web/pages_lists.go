@@ -74,7 +74,7 @@ func (s *Service) home(r *http.Request, sess *session) (response, error) {
 	}
 	d.ListView = s.listView(r.Context(), sess, r, list, page)
 	if c, ok := d.Cats[d.Category]; ok {
-		d.CatName = c.Name
+		d.CatName = sess.loc.CategoryName(c)
 	}
 	base := url.Values{}
 	for k, v := range map[string]string{"feed": d.Feed, "tag": d.Tag, "category": d.Category} {
@@ -83,11 +83,11 @@ func (s *Service) home(r *http.Request, sess *session) (response, error) {
 		}
 	}
 	d.Pager = newPager(base, "/", page, list.ArticlesCount)
-	title := "Home"
+	title := sess.loc.T("nav.home")
 	switch {
 	case d.Feed == "your":
-		d.Empty = "No articles from people you follow yet. Follow authors from their articles or profiles."
-		title = "Your feed"
+		d.Empty = sess.loc.T("home.your_feed_empty")
+		title = sess.loc.T("home.your_feed")
 	case d.Tag != "":
 		title = "#" + d.Tag
 	case d.CatName != "":
@@ -98,9 +98,9 @@ func (s *Service) home(r *http.Request, sess *session) (response, error) {
 
 func (s *Service) listView(ctx context.Context, sess *session, r *http.Request, list ArticleList, page int) ListView {
 	d := ListView{Articles: list.Articles, Count: list.ArticlesCount, Cats: s.categoryByID(ctx), CSRF: sess.csrf,
-		Empty: "No articles here yet.", Next: localPath(r.URL.RequestURI(), "/")}
+		Empty: sess.loc.T("list.empty"), Next: localPath(r.URL.RequestURI(), "/")}
 	if len(list.Articles) == 0 && page > 1 {
-		d.Empty = "There is no page " + itoa(page) + " of this list."
+		d.Empty = sess.loc.T("list.no_page", page)
 	}
 	return d
 }
@@ -116,8 +116,8 @@ func (s *Service) search(r *http.Request, sess *session) (response, error) {
 	d := searchData{Query: strings.TrimSpace(q.Get("q"))}
 	page := pageNumber(q)
 	if d.Query == "" {
-		d.Empty = "Type words to look for in titles, descriptions and bodies."
-		return s.render(sess, http.StatusOK, "home", "Search", homeData{ListView: d.ListView, Search: true}), nil
+		d.Empty = sess.loc.T("search.prompt")
+		return s.render(sess, http.StatusOK, "home", sess.loc.T("search.heading"), homeData{ListView: d.ListView, Search: true}), nil
 	}
 	list, err := s.api.articles(r.Context(), sess.token, ListQuery{Query: d.Query, Limit: perPage, Offset: (page - 1) * perPage})
 	if err != nil && errs.Is(err, errs.KindInvalid) {
@@ -127,9 +127,9 @@ func (s *Service) search(r *http.Request, sess *session) (response, error) {
 		return nil, err
 	}
 	d.ListView = s.listView(r.Context(), sess, r, list, page)
-	d.Empty = "Nothing matches “" + d.Query + "”."
+	d.Empty = sess.loc.T("search.nothing", d.Query)
 	d.Pager = newPager(url.Values{"q": {d.Query}}, "/search", page, list.ArticlesCount)
-	return s.render(sess, http.StatusOK, "home", "Search: "+d.Query, homeData{ListView: d.ListView, Search: true, Query: d.Query}), nil
+	return s.render(sess, http.StatusOK, "home", sess.loc.T("search.title", d.Query), homeData{ListView: d.ListView, Search: true, Query: d.Query}), nil
 }
 
 type profileData struct {
@@ -161,9 +161,9 @@ func (s *Service) profile(r *http.Request, sess *session) (response, error) {
 	base := url.Values{}
 	if d.Favorites {
 		base.Set("tab", "favorites")
-		d.Empty = p.Username + " has not favorited any article yet."
+		d.Empty = sess.loc.T("profile.no_favorites", p.Username)
 	} else {
-		d.Empty = p.Username + " has not written any article yet."
+		d.Empty = sess.loc.T("profile.no_articles", p.Username)
 	}
 	d.Pager = newPager(base, "/profile/"+url.PathEscape(p.Username), page, list.ArticlesCount)
 	return s.render(sess, http.StatusOK, "profile", p.Username, d), nil

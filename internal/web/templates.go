@@ -6,57 +6,75 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
 var pageNames = []string{"home", "article", "editor", "auth", "settings", "profile", "error"}
 
-var funcs = template.FuncMap{
-	"date": func(s string) string {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return s
-		}
-		return t.UTC().Format("January 2, 2006")
-	},
-	"deref": func(s *string) string {
-		if s == nil {
-			return ""
-		}
-		return *s
-	},
-	"path":  url.PathEscape,
-	"query": url.QueryEscape,
-	"initial": func(s string) string {
-		for _, r := range s {
-			return strings.ToUpper(string(r))
-		}
-		return "?"
-	},
-	"has": func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
+// funcs are the template functions; t, tn, date, count and readtime speak
+// the page's language, so each locale gets its own parsed set of pages.
+func funcs(l *locale) template.FuncMap {
+	return template.FuncMap{
+		"t": l.T,
+		"tn": func(key string, n any, args ...any) (string, error) {
+			v, err := toInt64(n)
+			return l.N(key, v, args...), err
+		},
+		"date": l.Date,
+		"count": func(n any) (string, error) {
+			v, err := toInt64(n)
+			return l.Count(v), err
+		},
+		"readtime": l.ReadingTime,
+		"catname":  l.CategoryName,
+		"deref": func(s *string) string {
+			if s == nil {
+				return ""
 			}
-		}
-		return false
-	},
+			return *s
+		},
+		"path":  url.PathEscape,
+		"query": url.QueryEscape,
+		"initial": func(s string) string {
+			for _, r := range s {
+				return strings.ToUpper(string(r))
+			}
+			return "?"
+		},
+	}
+}
+
+// toInt64 lets templates count ints (len) and int64s (API counts) alike;
+// anything else is a template bug, and fails the page rather than show 0.
+func toInt64(n any) (int64, error) {
+	switch v := n.(type) {
+	case int:
+		return int64(v), nil
+	case int64:
+		return v, nil
+	default:
+		return 0, fmt.Errorf("web: counting a %T", n)
+	}
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-func parsePages() (map[string]*template.Template, error) {
-	pages := map[string]*template.Template{}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS,
-			"templates/layout.html", "templates/partials.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: parsing template %s: %w", name, err)
+// parsePages parses every page once per locale.
+func parsePages() (map[*locale]map[string]*template.Template, error) {
+	all := map[*locale]map[string]*template.Template{}
+	for _, l := range locales {
+		pages := map[string]*template.Template{}
+		for _, name := range pageNames {
+			t, err := template.New(name).Funcs(funcs(l)).ParseFS(templateFS,
+				"templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+			if err != nil {
+				return nil, fmt.Errorf("web: parsing template %s: %w", name, err)
+			}
+			pages[name] = t
 		}
-		pages[name] = t
+		all[l] = pages
 	}
-	return pages, nil
+	return all, nil
 }
 
 // pager is the numbered pagination under a list.

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 )
 
@@ -38,14 +40,18 @@ var staticFS embed.FS
 // Deps are the UI's collaborators: the clients of the services it calls and
 // the telemetry every service gets.
 type Deps struct {
-	Version    string
-	Auth       *httpx.Client
-	Users      *httpx.Client
-	Blog       *httpx.Client
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
-	Tracer     trace.Tracer
-	Propagator propagation.TextMapPropagator
+	Version string
+	// TrustedProxies are the peers (the gateway) whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []*net.IPNet
+	Auth           *httpx.Client
+	Users          *httpx.Client
+	Blog           *httpx.Client
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	Tracer         trace.Tracer
+	Propagator     propagation.TextMapPropagator
+	Faults         *faults.Switch // injected latency, errors and dependency failures (ADR 0016); nil: none
 }
 
 // Service is the web module.
@@ -53,7 +59,7 @@ type Service struct {
 	api      api
 	log      *slog.Logger
 	version  string
-	pages    map[string]*template.Template
+	pages    map[*locale]map[string]*template.Template
 	md       *markdown
 	cats     categoryCache
 	handler  http.Handler
@@ -106,18 +112,20 @@ func New(deps Deps) (*Service, error) {
 	rt.Handle("POST /logout", s.page(s.logout))
 	rt.Handle("GET /settings", s.page(s.settings))
 	rt.Handle("POST /settings", s.page(s.saveSettings))
+	rt.Handle("POST /lang", s.page(s.setLang))
 	rt.Handle("GET /profile/{username}", s.page(s.profile))
 	rt.Handle("POST /profile/{username}/follow", s.page(s.follow))
 	// Unknown paths are 404 for every method: a POST to nowhere is not a CSRF question.
 	rt.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
-		s.errorPage(w, r, &session{w: w}, http.StatusNotFound, "Page not found", notFoundText)
+		l := negotiate(r)
+		s.errorPage(w, r, &session{w: w, loc: l}, http.StatusNotFound, l.T("error.not_found.title"), l.T("error.not_found.text"))
 	}))
 
-	s.handler = rt.Build(httpx.ServiceConfig{
+	s.handler = withPeer(deps.TrustedProxies, rt.Build(httpx.ServiceConfig{
 		Name: "web", Logger: deps.Logger, Registerer: deps.Registerer,
-		Tracer: deps.Tracer, Propagator: deps.Propagator, MaxBodyBytes: 256 << 10,
-	})
+		Tracer: deps.Tracer, Propagator: deps.Propagator, MaxBodyBytes: 256 << 10, Faults: deps.Faults,
+	}))
 	s.patterns = rt.Patterns()
 	return s, nil
 }
@@ -131,12 +139,14 @@ func (s *Service) Patterns() []string { return s.patterns }
 // --- requests ----------------------------------------------------------------------
 
 // session is what a page handler knows about the browser: the token (empty
-// when signed out), the signed-in user and the CSRF token its forms carry.
+// when signed out), the signed-in user, the CSRF token its forms carry and
+// the language it reads.
 type session struct {
 	w     http.ResponseWriter
 	token string
 	user  *User
 	csrf  string
+	loc   *locale
 }
 
 // response is what a page handler produces; it writes itself.
@@ -152,10 +162,11 @@ var (
 func (s *Service) page(h func(*http.Request, *session) (response, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
-		sess := &session{w: w, csrf: csrfToken(w, r)}
+		secret := csrfSecret(w, r)
+		l := negotiate(r)
+		sess := &session{w: w, csrf: csrfBind(secret, sessionValue(r)), loc: l}
 		if r.Method == http.MethodPost && !csrfOK(r) {
-			s.errorPage(w, r, sess, http.StatusForbidden, "This form has expired",
-				"The form was missing its security token, so nothing was changed. Go back, reload the page and try again.")
+			s.errorPage(w, r, sess, http.StatusForbidden, l.T("error.csrf.title"), l.T("error.csrf.text"))
 			return
 		}
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
@@ -165,6 +176,7 @@ func (s *Service) page(h func(*http.Request, *session) (response, error)) http.H
 				sess.token, sess.user = c.Value, &u
 			case errs.Is(err, errs.KindUnauthenticated):
 				clearSession(w, r) // expired or forged: signed out
+				sess.csrf = csrfBind(secret, "")
 			default:
 				s.fail(w, r, sess, err)
 				return
@@ -186,24 +198,25 @@ func setPageHeaders(w http.ResponseWriter) {
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", "no-store")
+	// The language follows the cookie or Accept-Language.
+	hd.Set("Vary", "Accept-Language, Cookie")
 }
 
-const notFoundText = "There is nothing at this address. It may have moved or been deleted."
-
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	l := sess.loc
 	switch errs.KindOf(err) {
 	case errs.KindNotFound:
-		s.errorPage(w, r, sess, http.StatusNotFound, "Page not found", notFoundText)
+		s.errorPage(w, r, sess, http.StatusNotFound, l.T("error.not_found.title"), l.T("error.not_found.text"))
 	case errs.KindUnauthenticated:
 		clearSession(w, r)
 		http.Redirect(w, r, "/login?next="+urlQueryEscape(localPath(r.URL.RequestURI(), "/")), http.StatusSeeOther)
 	case errs.KindForbidden:
-		s.errorPage(w, r, sess, http.StatusForbidden, "Not allowed", "You cannot do that.")
+		s.errorPage(w, r, sess, http.StatusForbidden, l.T("error.forbidden.title"), l.T("error.forbidden.text"))
 	case errs.KindTooManyRequests:
-		s.errorPage(w, r, sess, http.StatusTooManyRequests, "Slow down", "Too many attempts in a short time. Wait a minute and try again.")
+		s.errorPage(w, r, sess, http.StatusTooManyRequests, l.T("error.too_many.title"), l.T("error.too_many.text"))
 	default:
 		s.log.ErrorContext(r.Context(), "rendering page", "path", r.URL.Path, "error", err)
-		s.errorPage(w, r, sess, http.StatusInternalServerError, "Something went wrong", "We could not show this page. Try again in a moment.")
+		s.errorPage(w, r, sess, http.StatusInternalServerError, l.T("error.internal.title"), l.T("error.internal.text"))
 	}
 }
 
@@ -218,26 +231,16 @@ func redirect(path string) response {
 	}
 }
 
-// clientIP is the address auth's login limit counts against.
-func clientIP(r *http.Request) string {
-	if ip := r.Header.Get("X-Real-Ip"); net.ParseIP(ip) != nil {
-		return ip // set by the gateway from the peer address
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // --- rendering ---------------------------------------------------------------------
 
 // view is what every template gets.
 type view struct {
 	Title   string
+	Lang    string // the page's language tag, for <html lang>
 	User    *User
 	CSRF    string
 	Path    string // the current request URI, for "next" links
+	Back    string // where the language switcher returns: this page, or for a form's answer the page of the form
 	Version string
 	Data    any
 }
@@ -245,12 +248,12 @@ type view struct {
 func (s *Service) render(sess *session, status int, name, title string, data any) response {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
-		v := view{Title: title, User: sess.user, CSRF: sess.csrf, Path: localPath(r.URL.RequestURI(), "/"), Version: s.version, Data: data}
-		if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		v := view{Title: title, Lang: sess.loc.Tag, User: sess.user, CSRF: sess.csrf, Path: localPath(r.URL.RequestURI(), "/"), Back: backPath(r), Version: s.version, Data: data}
+		if err := s.pages[sess.loc][name].ExecuteTemplate(&buf, "layout", v); err != nil {
 			s.log.ErrorContext(r.Context(), "executing template", "template", name, "error", err)
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte("Something went wrong.\n"))
+			_, _ = w.Write([]byte(sess.loc.T("error.internal.title") + "\n"))
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -258,6 +261,20 @@ func (s *Service) render(sess *session, status int, name, title string, data any
 		w.WriteHeader(status)
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// backPath is the page to come back to after switching language: the page
+// itself for a GET, and for a page answering a form (a POST, which a
+// redirect would turn into a GET of a route that may not exist) the page the
+// form was on, when the browser says it was ours.
+func backPath(r *http.Request) string {
+	if r.Method == http.MethodGet {
+		return localPath(r.URL.RequestURI(), "/")
+	}
+	if u, err := url.Parse(r.Referer()); err == nil && u.Host == r.Host && (u.Scheme == "http" || u.Scheme == "https") {
+		return localPath(u.RequestURI(), "/")
+	}
+	return "/"
 }
 
 func staticHandler(next http.Handler) http.Handler {

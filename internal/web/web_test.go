@@ -74,11 +74,33 @@ func TestSessionCookieFlags(t *testing.T) {
 	b := newBrowser(t)
 	userSeq++
 	name := fmt.Sprintf("c%d", userSeq)
-	form := url.Values{"username": {name}, "email": {name + "@example.com"}, "password": {"password123"}, "csrf": {b.csrf()}}
-	req, _ := http.NewRequest(http.MethodPost, baseURL+"/register", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// Behind TLS (a trusted proxy says https): the CSRF cookie is __Host- and
+	// Secure, the session cookie Secure, and HSTS is on. The jar does not send
+	// Secure cookies over http, so the cookies travel by hand here.
+	req, _ := http.NewRequest(http.MethodGet, baseURL+"/register", nil)
 	req.Header.Set("X-Forwarded-Proto", "https")
 	p := b.do(req)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.Contains(t, p.Header.Get("Strict-Transport-Security"), "max-age=")
+	var csrfCookie *http.Cookie
+	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
+		if c.Name == "__Host-tungsten_csrf" {
+			csrfCookie = c
+		}
+	}
+	require.NotNil(t, csrfCookie, "the CSRF cookie over TLS has the __Host- prefix: %v", p.Header.Values("Set-Cookie"))
+	require.True(t, csrfCookie.Secure)
+	require.Equal(t, "/", csrfCookie.Path)
+	require.Empty(t, csrfCookie.Domain)
+	token := csrfMeta.FindStringSubmatch(p.Body)[1]
+	require.NotEqual(t, csrfCookie.Value, token, "the form token is bound to the session, not the cookie itself")
+
+	form := url.Values{"username": {name}, "email": {name + "@example.com"}, "password": {"password123"}, "csrf": {token}}
+	req, _ = http.NewRequest(http.MethodPost, baseURL+"/register", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.AddCookie(csrfCookie)
+	p = (&browser{t: t, c: &http.Client{CheckRedirect: b.c.CheckRedirect}}).do(req)
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 	var session string
 	for _, c := range p.Header.Values("Set-Cookie") {
@@ -225,4 +247,31 @@ func TestArticleLifecycle(t *testing.T) {
 
 	require.Equal(t, http.StatusSeeOther, author.post("/article/"+newSlug+"/delete", nil).Status)
 	require.Equal(t, http.StatusNotFound, author.get("/article/"+newSlug).Status)
+}
+
+// Signing out in the UI revokes the session's token (ADR 0011): a copy of
+// the cookie taken before (a stolen one) no longer signs anyone in, on the
+// UI or on the API.
+func TestAbuse_TokenLifecycle_WebSignOutRevokesTheToken(t *testing.T) {
+	t.Parallel()
+	b := newBrowser(t)
+	b.signUp()
+	u, _ := url.Parse(baseURL)
+	var token string
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "tungsten_session" {
+			token = c.Value
+		}
+	}
+	require.NotEmpty(t, token)
+	stolen := newBrowser(t)
+	stolen.jar.SetCookies(u, []*http.Cookie{{Name: "tungsten_session", Value: token}})
+	require.Equal(t, http.StatusOK, stolen.get("/settings").Status, "the copied cookie works before the sign-out")
+
+	require.Equal(t, http.StatusSeeOther, b.post("/logout", nil).Status)
+	require.Eventually(t, func() bool { return stolen.get("/settings").Status == http.StatusSeeOther }, 5*time.Second, 10*time.Millisecond,
+		"the copied cookie no longer signs in")
+	req, _ := http.NewRequest(http.MethodGet, baseURL+"/api/user", nil)
+	req.Header.Set("Authorization", "Token "+token)
+	require.Equal(t, http.StatusUnauthorized, stolen.do(req).Status)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,8 +134,12 @@ func TestFavoritesAndFilters(t *testing.T) {
 		require.Equal(t, false, r["favorited"])
 		require.Equal(t, float64(0), r["favoritesCount"])
 	}
-	r = call(t, "GET", "/api/articles?favorited="+fan.Username, "", nil).expect(t, 200)
-	require.Equal(t, float64(0), r.JSON["articlesCount"])
+	r = call(t, "GET", "/api/articles?favorited="+fan.Username, fan.Token, nil).expect(t, 200)
+	require.Equal(t, float64(0), r.JSON["articlesCount"], "the writer sees their unfavorite at once")
+	withinStaleness(t, "the unfavorite to reach anonymous lists", func() bool {
+		r := call(t, "GET", "/api/articles?favorited="+fan.Username, "", nil)
+		return r.Status == 200 && r.JSON["articlesCount"] == float64(0)
+	})
 }
 
 func TestFeedFollowsAuthors(t *testing.T) {
@@ -194,10 +199,15 @@ func TestTagsCategoriesAndSearch(t *testing.T) {
 	word := unique("zebra")
 	createArticle(t, u, map[string]any{"tagList": []string{tag}, "category": "technology", "body": "all about the " + word + " and more"})
 
-	tags := call(t, "GET", "/api/tags", "", nil).expect(t, 200).JSON["tags"].([]any)
-	require.Contains(t, tags, tag)
+	tags := call(t, "GET", "/api/tags", u.Token, nil).expect(t, 200).JSON["tags"].([]any)
+	require.Contains(t, tags, tag, "the writer sees their tag at once")
+	withinStaleness(t, "the tag to reach anonymous readers", func() bool {
+		r := call(t, "GET", "/api/tags", "", nil)
+		tags, _ := r.JSON["tags"].([]any)
+		return r.Status == 200 && slices.Contains(tags, any(tag))
+	})
 
-	cats := call(t, "GET", "/api/categories", "", nil).expect(t, 200).list("categories")
+	cats := call(t, "GET", "/api/categories", u.Token, nil).expect(t, 200).list("categories")
 	require.NotEmpty(t, cats)
 	found := false
 	for _, c := range cats {

@@ -16,6 +16,18 @@ import (
 
 var httpClient = &http.Client{Timeout: 15 * time.Second}
 
+// cacheStaleness is the documented bound (--blog.cache-staleness, ADR 0012)
+// within which everyone sees a write; its writer sees it at once.
+const cacheStaleness = time.Second
+
+// withinStaleness waits for cond, which a write made true for its writer,
+// to hold for everyone: it must within the staleness bound (the slack is
+// for the requests themselves on a busy machine).
+func withinStaleness(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, cacheStaleness+time.Second, 20*time.Millisecond, "waiting for %s", what)
+}
+
 // resp is a decoded answer.
 type resp struct {
 	Status int
@@ -56,6 +68,7 @@ func call(t *testing.T, method, path, token string, body any, headers ...string)
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
+	checkContract(t, req, res.StatusCode, res.Header, raw)
 	r := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && len(raw) > 0 {
 		require.NoError(t, json.Unmarshal(raw, &r.JSON), "body: %s", raw)

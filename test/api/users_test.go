@@ -97,8 +97,15 @@ func TestCurrentUserAndUpdate(t *testing.T) {
 	r = call(t, "PUT", "/api/user", u.Token, map[string]any{"user": map[string]any{"username": other.Username}}).expect(t, 422)
 	require.Contains(t, r.messages(), "username")
 
-	// Password change: the old password stops working, the new one works.
-	call(t, "PUT", "/api/user", u.Token, map[string]any{"user": map[string]any{"password": "a brand new secret"}}).expect(t, 200)
+	// Password change: the old password stops working, the new one works;
+	// the tokens issued before are revoked and the answer carries a new one
+	// (ADR 0011).
+	r = call(t, "PUT", "/api/user", u.Token, map[string]any{"user": map[string]any{"password": "a brand new secret"}}).expect(t, 200)
+	fresh, _ := r.obj("user")["token"].(string)
+	require.NotEmpty(t, fresh)
+	require.NotEqual(t, u.Token, fresh)
+	call(t, "GET", "/api/user", u.Token, nil).expect(t, 401)
+	u.Token = fresh
 	call(t, "POST", "/api/users/login", "", map[string]any{"user": map[string]string{"email": u.Email, "password": u.Password}}).expect(t, 401)
 	call(t, "POST", "/api/users/login", "", map[string]any{"user": map[string]string{"email": u.Email, "password": "a brand new secret"}}).expect(t, 200)
 
@@ -183,4 +190,27 @@ func TestCORSAndUnknownRoutes(t *testing.T) {
 
 	call(t, "GET", "/api/nope", "", nil).expect(t, 404)
 	call(t, "PATCH", "/api/articles", "", nil).expect(t, 404)
+}
+
+// Sign-out and account deletion (extensions, ADR 0011): the users service
+// refuses the revoked tokens at once; signing in again works after a
+// sign-out and not after a deletion.
+func TestAbuse_TokenLifecycle_SignOutAndAccountDeletion(t *testing.T) {
+	t.Parallel()
+	u := register(t)
+	call(t, "DELETE", "/api/user/session", "", nil).expect(t, 401)
+	call(t, "DELETE", "/api/user/session", u.Token, nil).expect(t, 204)
+	call(t, "GET", "/api/user", u.Token, nil).expect(t, 401)
+	call(t, "DELETE", "/api/user/session", u.Token, nil).expect(t, 401)
+	r := call(t, "POST", "/api/users/login", "", map[string]any{"user": map[string]string{"email": u.Email, "password": u.Password}}).expect(t, 200)
+	fresh, _ := r.obj("user")["token"].(string)
+	call(t, "GET", "/api/user", fresh, nil).expect(t, 200)
+
+	call(t, "DELETE", "/api/user", fresh, nil).expect(t, 204)
+	call(t, "GET", "/api/user", fresh, nil).expect(t, 401)
+	call(t, "GET", "/api/profiles/"+u.Username, "", nil).expect(t, 404)
+	call(t, "POST", "/api/users/login", "", map[string]any{"user": map[string]string{"email": u.Email, "password": u.Password}}).expect(t, 401)
+	// The name stays reserved for the deleted account.
+	call(t, "POST", "/api/users", "", map[string]any{"user": map[string]string{
+		"username": u.Username, "email": unique("x") + "@example.com", "password": "password-x"}}).expect(t, 422)
 }

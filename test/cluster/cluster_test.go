@@ -25,13 +25,18 @@ import (
 func TestCluster(t *testing.T) {
 	gate(t)
 	gw := env(t, "TUNGSTEN_CLUSTER_GATEWAY")
+	prom := env(t, "TUNGSTEN_CLUSTER_PROMETHEUS")
 	t.Run("EveryDeploymentAvailable", func(t *testing.T) { testAvailable(t) })
+	t.Run("PrometheusScrapesEveryPod", func(t *testing.T) { testScraped(t, prom) })
 	t.Run("MigrateJobBeforeServices", func(t *testing.T) { testMigrateFirst(t) })
 	t.Run("LogsAreJSONWithTraceID", func(t *testing.T) { testLogs(t, gw) })
 	t.Run("PDBRefusesEviction", func(t *testing.T) { testPDB(t) })
 	t.Run("RollingUpdateUnderLoad", func(t *testing.T) { testRollingUpdate(t, gw) })
 	t.Run("SelfHealPodDeleted", func(t *testing.T) { testSelfHeal(t, gw, "delete") })
 	t.Run("SelfHealContainerKilled", func(t *testing.T) { testSelfHeal(t, gw, "kill") })
+	// Right after the load of the tests above, inside the queries' rate windows.
+	t.Run("CanaryAnalysisQueries", func(t *testing.T) { testCanaryQueries(t, prom) })
+	t.Run("DashboardQueriesReturnData", func(t *testing.T) { testDashboards(t, gw, prom) })
 	t.Run("HPAScalesBlogOutAndIn", func(t *testing.T) { testHPA(t, gw) })
 }
 
@@ -136,8 +141,12 @@ func testLogs(t *testing.T, gw string) {
 	token := register(t, gw)
 	code, _ := apiCall(t, http.MethodGet, gw+"/api/user", token, nil)
 	require.Equal(t, http.StatusOK, code)
-	code, _ = apiCall(t, http.MethodGet, gw+"/api/tags", "", nil)
-	require.Equal(t, http.StatusOK, code)
+	// Several reads, so that each of a service's replicas (kube-proxy picks one at random)
+	// serves some: one request would leave the other blog pod without a traced record.
+	for range 20 {
+		code, _ = apiCall(t, http.MethodGet, gw+"/api/tags", "", nil)
+		require.Equal(t, http.StatusOK, code)
+	}
 	res, err := httpClient.Get(gw + "/")
 	require.NoError(t, err)
 	res.Body.Close()
@@ -290,35 +299,58 @@ func containerPID(t *testing.T, p corev1.Pod) int {
 	return 0
 }
 
+// hpaLoadRate is the request rate of the HPA test's blog reads: measured here, 150/s cost two
+// blog pods 67% of their 50m request each (cached reads are cheap), so 300/s is about 2.5
+// times the HPA's 50% target (tests/cluster/blog-hpa.yaml): the scale-out does not hinge on
+// how busy the machine is.
+const hpaLoadRate = 300
+
 func testHPA(t *testing.T, gw string) {
 	var hpa autoscalingv2.HorizontalPodAutoscaler
 	getJSON(t, &hpa, "hpa", "tungsten-blog")
 	minReplicas := *hpa.Spec.MinReplicas
-	replicas := func() int32 {
+	var timeline []string
+	start := time.Now()
+	// sample records the blog's replicas and the utilization the HPA acts on.
+	sample := func() int32 {
 		out := kubectl(t, "-n", namespace, "get", "deployment", "tungsten-blog", "-o", "jsonpath={.spec.replicas}")
 		n, err := strconv.Atoi(out)
 		require.NoError(t, err)
+		var h autoscalingv2.HorizontalPodAutoscaler
+		getJSON(t, &h, "hpa", "tungsten-blog")
+		util := "?"
+		for _, m := range h.Status.CurrentMetrics {
+			if m.Resource != nil && m.Resource.Current.AverageUtilization != nil {
+				util = fmt.Sprintf("%d%%", *m.Resource.Current.AverageUtilization)
+			}
+		}
+		timeline = append(timeline, fmt.Sprintf("%.0fs=%d(%s)", time.Since(start).Seconds(), n, util))
 		return int32(n)
 	}
-	eventually(t, 120*time.Second, "blog at the HPA minimum before the load", func() bool { return replicas() == minReplicas })
-	var timeline []string
-	sample := func(start time.Time) {
-		timeline = append(timeline, fmt.Sprintf("%.0fs=%d", time.Since(start).Seconds(), replicas()))
+	wait := func(timeout time.Duration, what string, cond func(int32) bool) time.Duration {
+		t0 := time.Now()
+		for !cond(sample()) {
+			if time.Since(t0) > timeout {
+				require.FailNowf(t, "timed out", "%s: not within %s; replicas(utilization) over time: %s", what, timeout, compact(timeline))
+			}
+			time.Sleep(time.Second)
+		}
+		return time.Since(t0)
 	}
-	l := startLoad(t, gw, 60, "")
-	start := time.Now()
-	up := eventually(t, 180*time.Second, "HPA scales the blog out", func() bool {
-		sample(start)
-		return replicas() > minReplicas
-	})
+	// The earlier tests' load may have scaled the blog out: it must come back in by itself.
+	settle := wait(180*time.Second, "blog at the HPA minimum before the load", func(n int32) bool { return n == minReplicas })
+	timeline = timeline[len(timeline)-1:]
+	l := startBlogReads(t, gw, hpaLoadRate)
+	up := wait(180*time.Second, "HPA scales the blog out", func(n int32) bool { return n > minReplicas })
+	// Keep the load a little longer: the replicas added must become Ready and serve it.
+	time.Sleep(15 * time.Second)
 	l.stop()
 	l.report(t)
-	down := eventually(t, 240*time.Second, "HPA scales the blog back in", func() bool {
-		sample(start)
-		return replicas() == minReplicas
-	})
-	figure(t, "HPA: %d -> more replicas %.1fs after the load started; back to %d %.1fs after it stopped", minReplicas, up.Seconds(), minReplicas, down.Seconds())
-	figure(t, "blog replicas over time: %s", compact(timeline))
+	require.Less(t, l.failedRatio(), 0.005, "failed requests while the blog scaled out")
+	down := wait(240*time.Second, "HPA scales the blog back in", func(n int32) bool { return n == minReplicas })
+	figure(t, "HPA: at the minimum %d after %.0fs; %d req/s of blog reads -> more replicas %.1fs after the load started; back to %d %.1fs after it stopped",
+		minReplicas, settle.Seconds(), hpaLoadRate, up.Seconds(), minReplicas, down.Seconds())
+	figure(t, "blog replicas(utilization) over time: %s", compact(timeline))
 }
 
 // compact drops repeated samples of the same replica count.
@@ -327,6 +359,7 @@ func compact(samples []string) string {
 	last := ""
 	for _, s := range samples {
 		_, n, _ := strings.Cut(s, "=")
+		n, _, _ = strings.Cut(n, "(")
 		if n != last {
 			out = append(out, s)
 			last = n

@@ -95,9 +95,7 @@ func startLoad(t *testing.T, gw string, rate int, writeToken string) *load {
 		{Method: http.MethodGet, URL: gw + "/"},
 		{Method: http.MethodGet, URL: gw + "/api/user", Header: http.Header{"Authorization": {"Token " + readToken}}},
 	}
-	var n atomic.Int64
-	targeter := func(tgt *vegeta.Target) error {
-		i := n.Add(1)
+	return attack(t, rate, func(i int64, tgt *vegeta.Target) {
 		if writeToken != "" && i%2 == 0 {
 			title := fmt.Sprintf("cluster write %d %s", i, unique(""))
 			body, _ := json.Marshal(map[string]any{"article": map[string]any{
@@ -105,9 +103,28 @@ func startLoad(t *testing.T, gw string, rate int, writeToken string) *load {
 			}})
 			*tgt = vegeta.Target{Method: http.MethodPost, URL: gw + "/api/articles", Body: body,
 				Header: http.Header{"Authorization": {"Token " + writeToken}, "Content-Type": {"application/json"}}}
-			return nil
+			return
 		}
 		*tgt = reads[int(i)%len(reads)]
+	})
+}
+
+// startBlogReads attacks gw at rate requests/s with reads the blog serves (article lists of
+// several pages and sizes, the tags), so the load lands on the blog's pods.
+func startBlogReads(t *testing.T, gw string, rate int) *load {
+	t.Helper()
+	reads := []vegeta.Target{{Method: http.MethodGet, URL: gw + "/api/tags"}}
+	for _, q := range []string{"limit=20", "limit=10&offset=10", "limit=5&tag=cluster", "limit=20&offset=20"} {
+		reads = append(reads, vegeta.Target{Method: http.MethodGet, URL: gw + "/api/articles?" + q})
+	}
+	return attack(t, rate, func(i int64, tgt *vegeta.Target) { *tgt = reads[int(i)%len(reads)] })
+}
+
+// attack runs a vegeta attack at rate requests/s, next choosing the i-th request, until stop.
+func attack(t *testing.T, rate int, next func(i int64, tgt *vegeta.Target)) *load {
+	var n atomic.Int64
+	targeter := func(tgt *vegeta.Target) error {
+		next(n.Add(1), tgt)
 		return nil
 	}
 	l := &load{

@@ -51,7 +51,53 @@ func workloads(t testing.TB, r *rendered) []workload {
 	for _, j := range typed[batchv1.Job](t, r, "Job") {
 		out = append(out, workload{"Job", j.Name, j.Spec.Template})
 	}
+	for _, d := range typed[appsv1.DaemonSet](t, r, "DaemonSet") {
+		out = append(out, workload{"DaemonSet", d.Name, d.Spec.Template})
+	}
 	return out
+}
+
+// Policy exceptions: a workload named here may break exactly the listed rules, each for
+// the reason given (and in the manifest). Nothing else is exempt.
+const (
+	allowToken   = "automountServiceAccountToken"
+	allowRoot    = "runAsNonRoot"
+	allowHostLog = "hostPath /var/log read-only"
+)
+
+var policyExceptions = map[string]map[string]string{
+	// components/logging: vlagent reads pod metadata from the API (get/list/watch pods,
+	// namespaces, nodes only), the kubelet's container logs on the node, which the runtime
+	// writes root-owned 0640 (uid 0, every capability dropped).
+	"DaemonSet tungsten-vlagent": {
+		allowToken:   "the Kubernetes collector lists its node's pods",
+		allowRoot:    "container log files are root-owned, mode 0640",
+		allowHostLog: "the node's container logs",
+	},
+}
+
+func excepted(w workload, rule string) bool { return policyExceptions[w.kind+" "+w.name][rule] != "" }
+
+// checkHostPaths: a hostPath volume only where an exception allows the node's /var/log,
+// mounted read-only everywhere.
+func checkHostPaths(t *testing.T, where string, w workload) {
+	hostPaths := map[string]bool{}
+	for _, v := range w.template.Spec.Volumes {
+		if v.HostPath == nil {
+			continue
+		}
+		if v.HostPath.Path != "/var/log" || !excepted(w, allowHostLog) {
+			t.Errorf("%s: hostPath volume %s (%s) is not an allowed exception", where, v.Name, v.HostPath.Path)
+		}
+		hostPaths[v.Name] = true
+	}
+	for _, c := range w.template.Spec.Containers {
+		for _, m := range c.VolumeMounts {
+			if hostPaths[m.Name] && !m.ReadOnly {
+				t.Errorf("%s container %s: hostPath volume %s must be mounted read-only", where, c.Name, m.Name)
+			}
+		}
+	}
 }
 
 // podsMatching returns the workloads whose pod labels sel selects.
@@ -101,11 +147,15 @@ func TestPodPolicies(t *testing.T) {
 		for _, w := range workloads(t, r) {
 			where := fmt.Sprintf("%s: %s %s", r.name, w.kind, w.name)
 			spec := w.template.Spec
-			if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+			if (spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken) && !excepted(w, allowToken) {
 				t.Errorf("%s: automountServiceAccountToken must be false", where)
 			}
+			if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+				t.Errorf("%s: shares the node's network, PID or IPC namespace", where)
+			}
+			checkHostPaths(t, where, w)
 			psc := spec.SecurityContext
-			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+			if (psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot) && !excepted(w, allowRoot) {
 				t.Errorf("%s: pod securityContext.runAsNonRoot must be true", where)
 			}
 			if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
@@ -144,7 +194,7 @@ func TestPodPolicies(t *testing.T) {
 					if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 						t.Errorf("%s: readOnlyRootFilesystem must be true", cw)
 					}
-					if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+					if (sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot) && !excepted(w, allowRoot) {
 						t.Errorf("%s: runAsNonRoot must be true", cw)
 					}
 					if sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) > 0 {
@@ -237,7 +287,7 @@ func durationSetting(t *testing.T, cfg map[string]string, c corev1.Container, en
 func TestReferences(t *testing.T) {
 	const externalEndpoints = "tungsten.dev/external-endpoints"
 	gate(t)
-	externalSecrets := map[string]bool{"tungsten-postgres": true, "tungsten-redis": true}
+	externalSecrets := map[string]bool{"tungsten-postgres": true, "tungsten-redis": true, "tungsten-admin": true}
 	for _, dir := range kustomizations(t) {
 		r := render(t, dir)
 		ws := workloads(t, r)
@@ -615,6 +665,44 @@ func serveHelp(t *testing.T) (flags, envs map[string]bool) {
 
 // TestFlagsExist: every --flag and TUNGSTEN_* variable a manifest gives the binary exists
 // in `tungsten serve --help`, and every --target matches the pod's component label.
+// TestFaultInjectionIsOptIn: every Tungsten server takes its operator token
+// (TUNGSTEN_ADMIN_TOKEN, without which fault injection is refused) from the
+// Secret tungsten-admin, key token, marked optional: nothing renders that
+// Secret, so fault injection stays off until an operator creates it (ADR 0016).
+func TestFaultInjectionIsOptIn(t *testing.T) {
+	gate(t)
+	for _, dir := range kustomizations(t) {
+		r := render(t, dir)
+		for _, o := range r.objects {
+			if o.GetKind() == "Secret" && o.GetName() == "tungsten-admin" {
+				t.Errorf("%s: renders Secret tungsten-admin: fault injection must be turned on by an operator, not by a manifest", r.name)
+			}
+		}
+		for _, w := range workloads(t, r) {
+			if !isTungsten(w) || w.kind == "Job" {
+				continue
+			}
+			for _, c := range w.template.Spec.Containers {
+				found := false
+				for _, e := range c.Env {
+					if e.Name != "TUNGSTEN_ADMIN_TOKEN" {
+						continue
+					}
+					found = true
+					ref := e.ValueFrom
+					if e.Value != "" || ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "tungsten-admin" ||
+						ref.SecretKeyRef.Key != "token" || ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
+						t.Errorf("%s: %s: TUNGSTEN_ADMIN_TOKEN must come from the optional Secret tungsten-admin, key token", r.name, w.name)
+					}
+				}
+				if !found {
+					t.Errorf("%s: %s: no TUNGSTEN_ADMIN_TOKEN from the optional Secret tungsten-admin", r.name, w.name)
+				}
+			}
+		}
+	}
+}
+
 func TestFlagsExist(t *testing.T) {
 	gate(t)
 	flags, envs := serveHelp(t)

@@ -1,8 +1,9 @@
 // Package observability checks the observability contract against a live
 // distributed deployment, a real Prometheus scraping it and a real Jaeger
 // receiving its traces: every dashboard panel and every rule returns data,
-// one POST /api/articles is one trace from gateway to consumer, and its
-// access-log line carries the same trace_id.
+// one POST /api/articles is one trace from gateway to consumer, its
+// access-log line carries the same trace_id, and that trace_id finds the
+// request's lines of several services in VictoriaLogs (shipped by vlagent).
 //
 // scripts/test-observability.sh starts all of that and sets the environment
 // below; without it the test skips (plain `go test ./...`).
@@ -10,6 +11,7 @@
 //	TUNGSTEN_OBS_API_URL         the gateway, e.g. http://127.0.0.1:8080
 //	TUNGSTEN_OBS_PROMETHEUS_URL  Prometheus scraping every target's admin port
 //	TUNGSTEN_OBS_JAEGER_URL      Jaeger's query HTTP endpoint
+//	TUNGSTEN_OBS_VICTORIALOGS_URL VictoriaLogs, fed by vlagent from the log files
 //	TUNGSTEN_OBS_LOG_DIR         directory holding gateway.log, blog.log, ...
 //	TUNGSTEN_OBS_USERS_PID       the users process, killed to drive the 5xx path
 package observability
@@ -34,27 +36,31 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tungsten-blog/tungsten/test/internal/logsearch"
+	"github.com/tungsten-blog/tungsten/test/internal/promcheck"
 )
 
 // Where the dashboards and rules live, relative to this package.
 const observabilityDir = "../../deploy/observability"
 
 type env struct {
-	api, prometheus, jaeger, logDir string
-	usersPID                        int
+	api, prometheus, jaeger, victoriaLogs, logDir string
+	usersPID                                      int
 }
 
 func loadEnv(t *testing.T) env {
 	e := env{
-		api:        os.Getenv("TUNGSTEN_OBS_API_URL"),
-		prometheus: os.Getenv("TUNGSTEN_OBS_PROMETHEUS_URL"),
-		jaeger:     os.Getenv("TUNGSTEN_OBS_JAEGER_URL"),
-		logDir:     os.Getenv("TUNGSTEN_OBS_LOG_DIR"),
+		api:          os.Getenv("TUNGSTEN_OBS_API_URL"),
+		prometheus:   os.Getenv("TUNGSTEN_OBS_PROMETHEUS_URL"),
+		jaeger:       os.Getenv("TUNGSTEN_OBS_JAEGER_URL"),
+		victoriaLogs: os.Getenv("TUNGSTEN_OBS_VICTORIALOGS_URL"),
+		logDir:       os.Getenv("TUNGSTEN_OBS_LOG_DIR"),
 	}
 	e.usersPID, _ = strconv.Atoi(os.Getenv("TUNGSTEN_OBS_USERS_PID"))
-	if e.usersPID <= 0 || e.api == "" || e.prometheus == "" || e.jaeger == "" || e.logDir == "" {
+	if e.usersPID <= 0 || e.api == "" || e.prometheus == "" || e.jaeger == "" || e.victoriaLogs == "" || e.logDir == "" {
 		t.Skip("needs a live deployment with Prometheus and Jaeger: run scripts/test-observability.sh (make test-observability), " +
-			"which sets TUNGSTEN_OBS_API_URL, TUNGSTEN_OBS_PROMETHEUS_URL, TUNGSTEN_OBS_JAEGER_URL, TUNGSTEN_OBS_LOG_DIR and TUNGSTEN_OBS_USERS_PID")
+			"which sets TUNGSTEN_OBS_API_URL, TUNGSTEN_OBS_PROMETHEUS_URL, TUNGSTEN_OBS_JAEGER_URL, TUNGSTEN_OBS_VICTORIALOGS_URL, TUNGSTEN_OBS_LOG_DIR and TUNGSTEN_OBS_USERS_PID")
 	}
 	return e
 }
@@ -83,13 +89,20 @@ func TestObservability(t *testing.T) {
 	})
 	if traceID != "" {
 		t.Run("POST /api/articles is one trace in Jaeger", func(t *testing.T) { checkTrace(t, e.jaeger, traceID) })
+		t.Run("trace_id finds the request's lines across services in VictoriaLogs", func(t *testing.T) {
+			entries := logsearch.WaitTrace(t, e.victoriaLogs, traceID, 2, 30*time.Second, "file")
+			t.Logf("VictoriaLogs: %d lines for trace_id:%s from services %v", len(entries), traceID, logsearch.Services(entries))
+		})
+		t.Run("dashboards' log links are valid LogsQL", func(t *testing.T) { checkLogLinks(t, e.victoriaLogs) })
 	}
 
 	waitScraped(t, e.prometheus)
 	t.Run("users down: 5xx at the gateway, TungstenTargetDown pending", func(t *testing.T) { usersDown(t, c, e) })
 	time.Sleep(3 * time.Second) // a few rule evaluations (1 s) on the 503s
 	t.Run("exemplars carry trace_id", func(t *testing.T) { checkExemplars(t, e.prometheus) })
-	t.Run("dashboards", func(t *testing.T) { checkDashboards(t, e.prometheus) })
+	t.Run("dashboards", func(t *testing.T) {
+		promcheck.CheckDashboards(t, e.prometheus, filepath.Join(observabilityDir, "dashboards"))
+	})
 	t.Run("rules", func(t *testing.T) { checkRules(t, e.prometheus) })
 }
 
@@ -213,7 +226,7 @@ func usersDown(t *testing.T, c *client, e env) {
 				} `json:"alerts"`
 			} `json:"data"`
 		}
-		if getJSON(e.prometheus+"/api/v1/alerts", &r) != nil {
+		if promcheck.GetJSON(e.prometheus+"/api/v1/alerts", &r) != nil {
 			return false
 		}
 		for _, a := range r.Data.Alerts {
@@ -224,7 +237,7 @@ func usersDown(t *testing.T, c *client, e env) {
 		return false
 	}, 30*time.Second, 500*time.Millisecond, "TungstenTargetDown never became pending for users")
 	require.Eventually(t, func() bool {
-		n, err := query(e.prometheus, `tungsten_http_requests_total{service="gateway",code="503"}`)
+		n, err := promcheck.Query(e.prometheus, `tungsten_http_requests_total{service="gateway",code="503"}`)
 		return err == nil && n > 0
 	}, 30*time.Second, 500*time.Millisecond, "Prometheus never scraped the gateway's 503s")
 }
@@ -287,7 +300,7 @@ func checkTrace(t *testing.T, jaegerURL, traceID string) {
 		var body struct {
 			Data []jaegerTrace `json:"data"`
 		}
-		if getJSON(jaegerURL+"/api/traces/"+traceID, &body) == nil && len(body.Data) == 1 {
+		if promcheck.GetJSON(jaegerURL+"/api/traces/"+traceID, &body) == nil && len(body.Data) == 1 {
 			last = body.Data[0]
 			missing = missingHops(last)
 			if len(missing) == 0 {
@@ -360,39 +373,6 @@ func spanSummary(tr jaegerTrace) string {
 
 // --- Prometheus ------------------------------------------------------------
 
-type promResult struct {
-	Status    string          `json:"status"`
-	ErrorType string          `json:"errorType"`
-	Error     string          `json:"error"`
-	Data      json.RawMessage `json:"data"`
-}
-
-type vectorData struct {
-	ResultType string            `json:"resultType"`
-	Result     []json.RawMessage `json:"result"`
-}
-
-// query runs an instant query; it fails on an error (a parse error is one)
-// and returns the number of series.
-func query(promURL, q string) (int, error) {
-	var r promResult
-	err := getJSON(promURL+"/api/v1/query?query="+url.QueryEscape(q), &r)
-	if r.Status == "error" {
-		return 0, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
-	}
-	if err != nil {
-		return 0, err
-	}
-	var d vectorData
-	if err := json.Unmarshal(r.Data, &d); err != nil {
-		return 0, fmt.Errorf("decoding result: %w", err)
-	}
-	if d.ResultType == "scalar" {
-		return 1, nil
-	}
-	return len(d.Result), nil
-}
-
 // waitScraped waits until Prometheus has scraped the traffic a few times.
 func waitScraped(t *testing.T, promURL string) {
 	for _, q := range []string{
@@ -402,7 +382,7 @@ func waitScraped(t *testing.T, promURL string) {
 		`count_over_time(tungsten_events_published_total{event_type="users.user.registered"}[1m]) >= 3`,
 	} {
 		require.Eventually(t, func() bool {
-			n, err := query(promURL, q)
+			n, err := promcheck.Query(promURL, q)
 			return err == nil && n > 0
 		}, 60*time.Second, 500*time.Millisecond, "Prometheus never scraped the traffic: %s", q)
 	}
@@ -420,7 +400,7 @@ func checkExemplars(t *testing.T, promURL string) {
 	now := time.Now()
 	u := fmt.Sprintf("%s/api/v1/query_exemplars?query=%s&start=%d&end=%d", promURL,
 		url.QueryEscape("tungsten_http_request_duration_seconds_bucket"), now.Add(-time.Hour).Unix(), now.Unix())
-	require.NoError(t, getJSON(u, &r))
+	require.NoError(t, promcheck.GetJSON(u, &r))
 	n := 0
 	for _, s := range r.Data {
 		for _, e := range s.Exemplars {
@@ -431,72 +411,6 @@ func checkExemplars(t *testing.T, promURL string) {
 	}
 	require.Positive(t, n, "no latency exemplar with a trace_id reached Prometheus")
 	t.Logf("%d exemplars with trace_id", n)
-}
-
-// grafanaVars are what the dashboards' template variables stand for here.
-var grafanaVars = strings.NewReplacer(
-	"$__rate_interval", "1m", "$__interval", "15s", "$__range", "15m",
-	"${service}", ".+", "$service", ".+",
-)
-
-type panel struct {
-	Title   string `json:"title"`
-	Type    string `json:"type"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-	Panels []panel `json:"panels"`
-}
-
-func checkDashboards(t *testing.T, promURL string) {
-	files, err := filepath.Glob(filepath.Join(observabilityDir, "dashboards", "*.json"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no dashboards")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		var d struct {
-			Title  string  `json:"title"`
-			Panels []panel `json:"panels"`
-		}
-		require.NoError(t, json.Unmarshal(b, &d), f)
-		var all []panel
-		for _, p := range d.Panels {
-			all = append(all, p)
-			all = append(all, p.Panels...) // panels of collapsed rows
-		}
-		n := 0
-		for _, p := range all {
-			if p.Type == "row" {
-				continue
-			}
-			n++
-			t.Run(d.Title+"/"+p.Title, func(t *testing.T) {
-				require.NotEmpty(t, p.Targets, "panel has no query")
-				for _, tg := range p.Targets {
-					checkExpr(t, promURL, grafanaVars.Replace(tg.Expr), true)
-				}
-			})
-		}
-		t.Logf("%s (%s): %d panels", d.Title, filepath.Base(f), n)
-	}
-}
-
-// checkExpr requires expr to evaluate without error and, when wantData, to
-// return series; and every metric selector in it to match scraped series
-// (the "No data" bug: a name or label the services never expose).
-func checkExpr(t *testing.T, promURL, expr string, wantData bool) {
-	t.Helper()
-	n, err := query(promURL, expr)
-	require.NoError(t, err, "query fails:\n%s", expr)
-	if wantData {
-		require.Positive(t, n, "query returns no data:\n%s", expr)
-	}
-	for _, sel := range selectors(expr) {
-		n, err := query(promURL, "present_over_time("+sel+"[15m])")
-		require.NoError(t, err, "selector %s", sel)
-		require.Positive(t, n, "selector %s matches no scraped series (in:\n%s)", sel, expr)
-	}
 }
 
 type ruleGroup struct {
@@ -521,7 +435,7 @@ func checkRules(t *testing.T, promURL string) {
 			Groups []ruleGroup `json:"groups"`
 		} `json:"data"`
 	}
-	require.NoError(t, getJSON(promURL+"/api/v1/rules", &r))
+	require.NoError(t, promcheck.GetJSON(promURL+"/api/v1/rules", &r))
 	files, err := filepath.Glob(filepath.Join(observabilityDir, "prometheus", "rules", "*.yml"))
 	require.NoError(t, err)
 	loaded := map[string]bool{}
@@ -536,7 +450,7 @@ func checkRules(t *testing.T, promURL string) {
 		for _, rule := range g.Rules {
 			t.Run(g.Name+"/"+rule.Name, func(t *testing.T) {
 				require.Equal(t, "ok", rule.Health, "rule health: %s", rule.LastError)
-				checkExpr(t, promURL, rule.Query, rule.Type == "recording")
+				promcheck.CheckExpr(t, promURL, rule.Query, rule.Type == "recording")
 				if rule.Type == "alerting" {
 					for _, a := range []string{"summary", "description", "runbook_url"} {
 						require.NotEmpty(t, rule.Annotations[a], "alert without %s", a)
@@ -558,28 +472,42 @@ func checkRules(t *testing.T, promURL string) {
 
 // --- helpers ---------------------------------------------------------------
 
-func getJSON(u string, out any) error {
-	c := http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(u)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("GET %s: %d %s", u, res.StatusCode, b)
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", u, res.StatusCode, b)
-	}
-	return nil
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// checkLogLinks runs the LogsQL query of every dashboard link into VictoriaLogs (the
+// vmui's ?query=, with $service = blog) and requires that VictoriaLogs accepts it; the
+// link without a level filter must find the blog's lines.
+func checkLogLinks(t *testing.T, vlogsURL string) {
+	files, err := filepath.Glob(filepath.Join(observabilityDir, "dashboards", "*.json"))
+	require.NoError(t, err)
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var d struct {
+			Links []struct{ Title, URL string } `json:"links"`
+		}
+		require.NoError(t, json.Unmarshal(b, &d), f)
+		for _, l := range d.Links {
+			if !strings.HasPrefix(l.URL, "${victorialogs_url}/select/vmui/?") {
+				continue
+			}
+			u, err := url.Parse(strings.TrimPrefix(l.URL, "${victorialogs_url}"))
+			require.NoError(t, err, "%s: link %q", f, l.Title)
+			q := strings.ReplaceAll(u.Query().Get("query"), "${service}", "blog")
+			require.NotEmpty(t, q, "%s: link %q has no query", f, l.Title)
+			entries, err := logsearch.Query(t.Context(), vlogsURL, q, 10)
+			require.NoError(t, err, "%s: link %q: %s", f, l.Title, q)
+			if !strings.Contains(q, "level:") {
+				require.NotEmpty(t, entries, "%s: link %q: %s finds nothing", f, l.Title, q)
+			}
+			n++
+		}
+	}
+	require.Positive(t, n, "no dashboard links to VictoriaLogs")
+	t.Logf("%d dashboard log links run in VictoriaLogs", n)
 }

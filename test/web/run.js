@@ -42,8 +42,9 @@ async function test(name, fn) {
 
 // newUser opens a fresh browser context (its own cookies) with a page that
 // records any dialog: an alert would mean injected script ran.
-async function newUser() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+async function newUser(options = {}) {
+  // English unless a test asks otherwise: the UI follows Accept-Language.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', ...options });
   const page = await context.newPage();
   page.setDefaultTimeout(10000);
   page.on('dialog', async (d) => {
@@ -192,6 +193,53 @@ async function main() {
       await r.getByRole('button', { name: 'Unfollow ' + authorName }).waitFor({ timeout: 10000 });
     });
     await shoot(r, 'article-reader');
+  });
+
+  await test('a Korean browser gets Korean pages; the switcher (no JavaScript) picks English for good', async () => {
+    // Chromium with Korean as its language, and JavaScript off: the switcher is a plain form.
+    const ko = await newUser({ locale: 'ko-KR', javaScriptEnabled: false });
+    const k = ko.page;
+    const articlePath = '/article/' + encodeURIComponent(slug);
+    try {
+      assert(await go(k, '/') === 200, 'home 200');
+      assert(await k.getAttribute('html', 'lang') === 'ko', 'home in Korean: lang=ko');
+      assert(await k.locator('.menu').getByRole('link', { name: '로그인' }).count() === 1, 'Korean menu');
+      assert(await k.getByRole('link', { name: '전체 피드' }).count() === 1, 'Korean feed tab');
+      assert(await k.locator('.side').getByRole('link', { name: '과학' }).count() === 1, 'Korean category names');
+      assert(/\d{4}년 \d{1,2}월 \d{1,2}일/.test(await k.locator('.card time').first().textContent()), 'Korean dates in the list');
+      await shoot(k, 'home-ko');
+      await go(k, articlePath);
+      assert(await k.getAttribute('html', 'lang') === 'ko', 'article in Korean');
+      assert(/^\d+분 읽기$/.test(await k.locator('.post-head .readtime').textContent()), 'Korean reading time');
+      assert(/\d{4}년 \d{1,2}월 \d{1,2}일/.test(await k.locator('.post-head time').textContent()), 'Korean date');
+      assert((await k.locator('#comments-h').textContent()).startsWith('댓글'), 'Korean comments heading');
+      await shoot(k, 'article-ko');
+
+      await k.locator('form.lang').getByRole('button', { name: 'English' }).click();
+      await k.waitForURL(BASE + articlePath);
+      assert(await k.getAttribute('html', 'lang') === 'en', 'switched to English');
+      assert(/^\d+ min read$/.test(await k.locator('.post-head .readtime').textContent()), 'English reading time');
+      assert(/^[A-Z][a-z]+ \d{1,2}, \d{4}$/.test(await k.locator('.post-head time').textContent()), 'English date');
+      await shoot(k, 'article-en');
+      const lang = (await ko.context.cookies()).find((c) => c.name === 'tungsten_lang');
+      assert(lang && lang.value === 'en' && lang.sameSite === 'Lax' && lang.httpOnly, 'choice kept in a Lax, HttpOnly cookie');
+      for (const p of ['/', '/login', '/register', '/search?q=' + encodeURIComponent(word)]) {
+        await go(k, p);
+        assert(await k.getAttribute('html', 'lang') === 'en', 'still English on ' + p);
+      }
+      await go(k, '/');
+      assert(await k.getByRole('link', { name: 'Global feed' }).count() === 1, 'English home after the switch');
+      await shoot(k, 'home-en');
+
+      await k.locator('form.lang').getByRole('button', { name: '한국어' }).click();
+      await k.waitForURL(BASE + '/');
+      assert(await k.getAttribute('html', 'lang') === 'ko', 'and back to Korean');
+      await go(k, '/login');
+      assert(await k.getByRole('heading', { name: '로그인' }).count() === 1, 'Korean sign-in page after switching back');
+      await shoot(k, 'sign-in-ko');
+    } finally {
+      await ko.context.close();
+    }
   });
 
   await test("the article appears in the follower's feed", async () => {

@@ -23,6 +23,8 @@ type Account struct {
 	Email    string  `json:"email"`
 	Bio      *string `json:"bio"`
 	Image    *string `json:"image"`
+	// TokenVersion goes into the token; older versions are revoked.
+	TokenVersion int64 `json:"tokenVersion"`
 }
 
 // NewAccount is a registration request.
@@ -49,9 +51,23 @@ type KeyStore interface {
 type Config struct {
 	Keys            domain.Policy
 	ServiceTokenTTL time.Duration
-	LoginPerIP      ratelimit.Rule
+	LoginPerIP      ratelimit.Rule // every attempt of one client IP
+	LoginPerPair    ratelimit.Rule // attempts of one client IP on one account
+	// LoginPerAccount counts attempts on one account from everywhere. Past
+	// it the account is under attack: an IP gets only its first attempt per
+	// LoginPerPair window, so guessing stays slow while the owner, signing in
+	// from an IP that has not been failing, is never locked out.
 	LoginPerAccount ratelimit.Rule
+	RegisterPerIP   ratelimit.Rule // sign-ups of one client IP
 }
+
+// Bounds checked before anything is counted or hashed: an oversized field is
+// a 422, never a limiter key or an argon2 input.
+const (
+	MaxEmailBytes    = 254
+	MaxPasswordBytes = 1024 // 128 characters of up to 4 bytes, with room
+	MaxUsernameBytes = 256  // 64 characters of up to 4 bytes
+)
 
 // Service implements the use cases.
 type Service struct {
@@ -90,8 +106,24 @@ type User struct {
 	Image    *string `json:"image"`
 }
 
-// Register creates an account and signs the user in.
-func (s *Service) Register(ctx context.Context, in NewAccount) (User, error) {
+// Register creates an account and signs the user in, throttled per client IP.
+func (s *Service) Register(ctx context.Context, clientIP string, in NewAccount) (User, error) {
+	var msgs []string
+	if len(in.Username) > MaxUsernameBytes {
+		msgs = append(msgs, "username is too long (maximum is 64 characters)")
+	}
+	if len(in.Email) > MaxEmailBytes {
+		msgs = append(msgs, fmt.Sprintf("email is too long (maximum is %d characters)", MaxEmailBytes))
+	}
+	if len(in.Password) > MaxPasswordBytes {
+		msgs = append(msgs, "password is too long (maximum is 128 characters)")
+	}
+	if len(msgs) > 0 {
+		return User{}, errs.Invalid(msgs...)
+	}
+	if d := s.limiter.Allow(ctx, s.cfg.RegisterPerIP, clientIP); !d.Allowed {
+		return User{}, errs.TooManyRequests(d.RetryAfter)
+	}
 	acc, err := s.accounts.Create(ctx, in)
 	if err != nil {
 		return User{}, err
@@ -108,13 +140,25 @@ func (s *Service) Login(ctx context.Context, clientIP, email, password string) (
 	if password == "" {
 		msgs = append(msgs, "password can't be blank")
 	}
+	if len(email) > MaxEmailBytes {
+		msgs = append(msgs, fmt.Sprintf("email is too long (maximum is %d characters)", MaxEmailBytes))
+	}
+	if len(password) > MaxPasswordBytes {
+		msgs = append(msgs, "password is too long (maximum is 128 characters)")
+	}
 	if len(msgs) > 0 {
 		return User{}, errs.Invalid(msgs...)
 	}
 	if d := s.limiter.Allow(ctx, s.cfg.LoginPerIP, clientIP); !d.Allowed {
 		return User{}, errs.TooManyRequests(d.RetryAfter)
 	}
-	if d := s.limiter.Allow(ctx, s.cfg.LoginPerAccount, strings.ToLower(strings.TrimSpace(email))); !d.Allowed {
+	account := strings.ToLower(strings.TrimSpace(email))
+	pair := s.limiter.Allow(ctx, s.cfg.LoginPerPair, clientIP+"\x00"+account)
+	if !pair.Allowed {
+		return User{}, errs.TooManyRequests(pair.RetryAfter)
+	}
+	firstFromHere := pair.Remaining == s.cfg.LoginPerPair.Limit-1
+	if d := s.limiter.Allow(ctx, s.cfg.LoginPerAccount, account); !d.Allowed && !firstFromHere {
 		return User{}, errs.TooManyRequests(d.RetryAfter)
 	}
 	acc, err := s.accounts.CheckCredentials(ctx, email, password)
@@ -129,7 +173,7 @@ func (s *Service) userWithToken(acc Account) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	tok, err := domain.Sign(key, authn.ScopeUser, domain.UserSubject(acc.ID), acc.Username, s.now(), s.cfg.Keys.TokenTTL)
+	tok, err := domain.Sign(key, authn.ScopeUser, domain.UserSubject(acc.ID), acc.Username, acc.TokenVersion, s.now(), s.cfg.Keys.TokenTTL)
 	if err != nil {
 		return User{}, err
 	}
@@ -150,7 +194,7 @@ func (s *Service) ServiceToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tok, err := domain.Sign(key, authn.ScopeService, "auth", "", now, s.cfg.ServiceTokenTTL)
+	tok, err := domain.Sign(key, authn.ScopeService, "auth", "", 0, now, s.cfg.ServiceTokenTTL)
 	if err != nil {
 		return "", err
 	}

@@ -74,7 +74,9 @@ func newService(t *testing.T, now func() time.Time) (*app.Service, *memKeys) {
 		Keys:            domain.Policy{RotateEvery: 24 * time.Hour, TokenTTL: time.Hour},
 		ServiceTokenTTL: time.Minute,
 		LoginPerIP:      ratelimit.Rule{Name: "login-ip", Limit: 5, Window: time.Minute},
+		LoginPerPair:    ratelimit.Rule{Name: "login-ip-account", Limit: 2, Window: time.Minute},
 		LoginPerAccount: ratelimit.Rule{Name: "login-account", Limit: 3, Window: time.Minute},
+		RegisterPerIP:   ratelimit.Rule{Name: "register-ip", Limit: 2, Window: time.Hour},
 	}, keys, ratelimit.NewMemory(nil), now)
 	svc.SetAccounts(accounts{})
 	require.NoError(t, svc.SyncKeys(context.Background()))
@@ -103,13 +105,13 @@ func TestLoginValidationAndThrottling(t *testing.T) {
 	require.ErrorContains(t, err, "email can't be blank")
 	require.ErrorContains(t, err, "password can't be blank")
 
-	// Per account: three attempts, whatever the IP (case-insensitive email).
-	for i := range 3 {
-		_, err := svc.Login(ctx, "10.0.0."+string(rune('1'+i)), "Jake@Example.com", "wrong")
+	// Per IP and account: two attempts, case-insensitive email.
+	for range 2 {
+		_, err := svc.Login(ctx, "10.0.0.1", "Jake@Example.com", "wrong")
 		require.Equal(t, errs.KindUnauthenticated, errs.KindOf(err))
 	}
-	_, err = svc.Login(ctx, "10.0.0.9", "jake@example.com", "right-password")
-	require.Equal(t, errs.KindTooManyRequests, errs.KindOf(err), "the account is throttled even with the right password")
+	_, err = svc.Login(ctx, "10.0.0.1", "jake@example.com", "right-password")
+	require.Equal(t, errs.KindTooManyRequests, errs.KindOf(err), "this IP is done guessing this account")
 
 	// Per IP: five attempts across accounts.
 	for i := range 5 {
@@ -145,4 +147,51 @@ func TestSyncKeysRotatesAndPrunes(t *testing.T) {
 	require.NotEqual(t, first, set.Keys[0].Kid)
 	stored, _ := keys.Keys(ctx)
 	require.Len(t, stored, 1, "expired keys are deleted")
+}
+
+// Failing an account's login from elsewhere must not lock its owner out:
+// past the account-wide limit every IP gets one attempt per window (so
+// guessing crawls), and the owner on an IP that was not failing gets in.
+func TestAbuse_Costs_FailedLoginsElsewhereDoNotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
+	svc, _ := newService(t, nil)
+	ctx := context.Background()
+	for i := range 6 { // an attacker on many IPs, over the account limit (3)
+		ip := "203.0.113." + string(rune('1'+i))
+		_, err := svc.Login(ctx, ip, "jake@example.com", "guess")
+		require.Equal(t, errs.KindUnauthenticated, errs.KindOf(err), "first attempt of a fresh IP is served")
+		_, err = svc.Login(ctx, ip, "jake@example.com", "guess-again")
+		if i >= 2 { // the account limit is spent: a second try from the same IP is refused
+			require.Equal(t, errs.KindTooManyRequests, errs.KindOf(err), "attempt %d", i)
+		}
+	}
+	u, err := svc.Login(ctx, "198.51.100.20", "jake@example.com", "right-password")
+	require.NoError(t, err, "the owner signs in from their own IP while the account is under attack")
+	require.Equal(t, "jake", u.Username)
+}
+
+func TestAbuse_Costs_RegistrationIsLimitedPerIPAndBounded(t *testing.T) {
+	t.Parallel()
+	svc, _ := newService(t, nil)
+	ctx := context.Background()
+	for i := range 2 {
+		_, err := svc.Register(ctx, "192.0.2.1", app.NewAccount{Username: "u" + string(rune('a'+i)), Email: "u@x.y", Password: "password123"})
+		require.NoError(t, err)
+	}
+	_, err := svc.Register(ctx, "192.0.2.1", app.NewAccount{Username: "uc", Email: "uc@x.y", Password: "password123"})
+	var e *errs.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, errs.KindTooManyRequests, e.Kind)
+	require.Positive(t, e.RetryAfter)
+	_, err = svc.Register(ctx, "192.0.2.2", app.NewAccount{Username: "ud", Email: "ud@x.y", Password: "password123"})
+	require.NoError(t, err, "another IP has its own budget")
+
+	// Oversized fields are refused before they cost a limiter key or a hash.
+	huge := strings.Repeat("a", 1<<20)
+	_, err = svc.Register(ctx, "192.0.2.3", app.NewAccount{Username: "big", Email: huge + "@x.y", Password: huge})
+	require.Equal(t, errs.KindInvalid, errs.KindOf(err))
+	require.ErrorContains(t, err, "email is too long")
+	require.ErrorContains(t, err, "password is too long")
+	_, err = svc.Login(ctx, "192.0.2.3", huge+"@x.y", "password123")
+	require.Equal(t, errs.KindInvalid, errs.KindOf(err))
 }

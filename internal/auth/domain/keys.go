@@ -113,10 +113,11 @@ func (r KeyRing) JWKS(p Policy, now time.Time) authn.JWKS {
 }
 
 // Sign issues a token with key for subject in scope, valid for ttl.
-func Sign(key SigningKey, scope, subject, name string, now time.Time, ttl time.Duration) (string, error) {
+func Sign(key SigningKey, scope, subject, name string, version int64, now time.Time, ttl time.Duration) (string, error) {
 	claims := authn.Claims{
 		Username: name,
 		Scope:    scope,
+		Version:  version,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    authn.Issuer,
 			Audience:  jwt.ClaimStrings{authn.Audience},

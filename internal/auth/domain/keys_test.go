@@ -45,7 +45,7 @@ func TestSignedTokensVerifyOnlyWithTheirKey(t *testing.T) {
 	now := time.Now()
 	k1, _ := NewSigningKey(now)
 	k2, _ := NewSigningKey(now)
-	tok, err := Sign(k1, authn.ScopeUser, UserSubject(9), "ann", now, time.Hour)
+	tok, err := Sign(k1, authn.ScopeUser, UserSubject(9), "ann", 0, now, time.Hour)
 	require.NoError(t, err)
 
 	v := authn.NewVerifier(func(context.Context) (authn.JWKS, error) {

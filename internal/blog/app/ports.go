@@ -27,6 +27,15 @@ type Repository interface {
 	Comments(ctx context.Context, slug string) ([]domain.Comment, error)
 	DeleteComment(ctx context.Context, slug string, id int64, check func(domain.Comment) error) error
 
+	// CreateArticleOnce and AddCommentOnce also keep the write's
+	// Idempotency-Key and response in its transaction
+	// (domain.ErrIdempotencyKeyUsed when the key is taken).
+	CreateArticleOnce(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string,
+		once domain.Once[domain.Article]) (domain.Article, error)
+	AddCommentOnce(ctx context.Context, slug string, authorID int64, authorUsername, body string,
+		once domain.Once[domain.Comment]) (domain.Comment, error)
+	StoredResponse(ctx context.Context, userID int64, key string) (domain.StoredResponse, bool, error)
+
 	Tags(ctx context.Context, limit int) ([]string, error)
 	Categories(ctx context.Context) ([]domain.Category, error)
 	CategoryExists(ctx context.Context, slug string) (bool, error)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,15 +21,19 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 )
 
-// Cache keys. Every article, favorite and comment write, and every change
-// to an author's profile or follows applied from the users events,
-// increments GenKey. Cached values are stamped with the generation they
-// were read at and served only while it is current, so a write makes all of
-// them stale at once (they then expire). See ADR 0006.
+// Cache keys. Every article and favorite write, and every change to an
+// author's profile or follows applied from the users events, increments
+// GenKey (comments do not: no cached rendering shows them). Cached values
+// are stamped with the generation they were read at and with the time they
+// were read; one whose generation is no longer current is served only while
+// it is younger than Config.Staleness, and never to a viewer whose WroteKey
+// is set (they wrote within that bound). See ADR 0006 and ADR 0012.
 const (
 	GenKey           = "blog:gen"
+	wroteKeyPrefix   = "blog:wrote:" // + viewer ID: set by the viewer's writes for a little over Staleness
 	listKeyPrefix    = "blog:list:"
 	articleKeyPrefix = "blog:article:"
 	flagsKeyPrefix   = "blog:flags:" // + viewer ID + ":" + the entry's key
@@ -36,13 +41,28 @@ const (
 	categoriesKey    = "blog:categories"
 )
 
+// wroteMargin is how much longer than the staleness bound a writer's marker
+// lives: it covers the clock skew between the replica that stamped an entry
+// and the one that serves it, and the time between commit and marker.
+const wroteMargin = time.Second
+
+// WroteKey is the key of the marker a blog write by userID sets: while it
+// lives, the user's reads are strict (only entries of the current generation).
+func WroteKey(userID int64) string { return wroteKeyPrefix + strconv.FormatInt(userID, 10) }
+
 // Config tunes the use cases.
 type Config struct {
-	DefaultLimit  int
-	MaxLimit      int
-	TagsLimit     int
-	ListCacheTTL  time.Duration // 0 disables the list cache
+	DefaultLimit int
+	MaxLimit     int
+	TagsLimit    int
+	ListCacheTTL time.Duration // 0 disables the list cache
+	// Staleness is how long after it was read a cached entry may still be
+	// served once a write has moved the generation past it (0: never).
+	Staleness     time.Duration
 	UsersCooldown time.Duration // after the users service failed, how long not to call it
+	// WritesPerUser bounds the articles and comments one user writes; a zero
+	// Limit turns it off.
+	WritesPerUser ratelimit.Rule
 }
 
 // Deps are the use cases' collaborators. Cache, Profiles and Kick may be nil.
@@ -50,14 +70,16 @@ type Deps struct {
 	Repo     Repository
 	Profiles Profiles
 	Cache    cache.Cache
-	Encoder  Encoder // renders the JSON bodies of reads; required
-	Kick     func()  // wakes the outbox relay after a commit
+	Limiter  ratelimit.Limiter // nil: in-process
+	Encoder  Encoder           // renders the JSON bodies of reads; required
+	Kick     func()            // wakes the outbox relay after a commit
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
 
 // Service implements the blog's use cases.
 type Service struct {
+	limiter   ratelimit.Limiter
 	cfg       Config
 	repo      Repository
 	profiles  Profiles
@@ -70,10 +92,12 @@ type Service struct {
 	loads     singleflight.Group
 }
 
-// loaded is what one cache-miss load produced.
+// loaded is what one cache-miss load produced, and when it began reading
+// (the entry's age counts from there: it holds every write committed before).
 type loaded struct {
 	r         Rendered
 	cacheable bool
+	asOf      time.Time
 }
 
 // New returns the use cases.
@@ -89,7 +113,22 @@ func New(cfg Config, deps Deps) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.limiter = deps.Limiter
+	if s.limiter == nil {
+		s.limiter = ratelimit.NewMemory(nil)
+	}
 	return s
+}
+
+// allowWrite spends one of the viewer's writes.
+func (s *Service) allowWrite(ctx context.Context, v Viewer) error {
+	if s.cfg.WritesPerUser.Limit <= 0 {
+		return nil
+	}
+	if d := s.limiter.Allow(ctx, s.cfg.WritesPerUser, strconv.FormatInt(v.ID, 10)); !d.Allowed {
+		return errs.TooManyRequests(d.RetryAfter)
+	}
+	return nil
 }
 
 // ParsePage parses the limit and offset query parameters; empty means the
@@ -146,13 +185,13 @@ func (s *Service) listQuery(ctx context.Context, p ListParams) (q domain.ListQue
 		}
 	}
 	if p.Author != "" {
-		if q.AuthorID, ok = s.resolveUsername(ctx, p.Author); !ok {
-			return q, false, nil
+		if q.AuthorID, ok, err = s.resolveUsername(ctx, p.Author); err != nil || !ok {
+			return q, false, err
 		}
 	}
 	if p.Favorited != "" {
-		if q.FavoritedBy, ok = s.resolveUsername(ctx, p.Favorited); !ok {
-			return q, false, nil
+		if q.FavoritedBy, ok, err = s.resolveUsername(ctx, p.Favorited); err != nil || !ok {
+			return q, false, err
 		}
 	}
 	return q, true, nil
@@ -194,7 +233,7 @@ func (s *Service) renderedList(ctx context.Context, v Viewer, q domain.ListQuery
 		sum := sha256.Sum256(canon)
 		key = listKeyPrefix + hex.EncodeToString(sum[:16])
 	}
-	r, gen, flags, err := s.cachedRendered(ctx, key, flagsKey(v, key), func() (Rendered, bool, error) {
+	r, gen, flags, err := s.cachedRendered(ctx, v, key, flagsKey(v, key), func() (Rendered, bool, error) {
 		page, err := s.repo.ListArticles(ctx, q)
 		if err != nil {
 			return Rendered{}, false, fmt.Errorf("listing articles: %w", err)
@@ -226,26 +265,28 @@ func (s *Service) sharedViews(ctx context.Context, v Viewer, page domain.Page) (
 
 // cachedRendered returns the rendering cached under key or, on a miss, the
 // one load makes, which it caches when load says it may, and the generation
-// it belongs to ("" when it must not be cached). With a flagsKey it also
-// returns, from the same round trip, the viewer's flags cached for a hit in
-// its generation (nil when there are none).
-func (s *Service) cachedRendered(ctx context.Context, key, flagsKey string, load func() (Rendered, bool, error)) (*Rendered, string, []byte, error) {
-	payload, flags, gen, hit := s.lookupWith(ctx, key, flagsKey)
-	if hit {
-		if r, err := UnmarshalRendered(payload); err == nil {
-			return &r, gen, flags, nil
+// stamp it belongs to ("" when it must not be cached): the current
+// generation, or on a stale hit the older one the entry was stamped with.
+// With a flagsKey it also returns, from the same round trip, the viewer's
+// flags cached for that entry's stamp (nil when there are none).
+func (s *Service) cachedRendered(ctx context.Context, v Viewer, key, flagsKey string, load func() (Rendered, bool, error)) (*Rendered, string, []byte, error) {
+	f := s.lookupWith(ctx, v, key, flagsKey)
+	if f.hit {
+		if r, err := UnmarshalRendered(f.payload); err == nil {
+			return &r, f.stamp, f.extra, nil
 		}
 	}
-	r, cacheable, err := s.load(ctx, key, flagsKey, gen, load)
+	l, err := s.load(ctx, key, flagsKey, f.gen, load)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if cacheable {
-		s.store(ctx, key, gen, r.MarshalBinary())
+	gen := f.gen
+	if l.cacheable {
+		s.store(ctx, key, gen, l.asOf, l.r.MarshalBinary())
 	} else {
 		gen = ""
 	}
-	return &r, gen, nil, nil
+	return &l.r, gen, nil, nil
 }
 
 // load runs a cache-miss load once for all the requests of this process
@@ -255,22 +296,23 @@ func (s *Service) cachedRendered(ctx context.Context, key, flagsKey string, load
 // other: a page may be rendered for the viewer when an author is unknown.
 // A request whose shared load failed because the leader's request ended
 // loads for itself.
-func (s *Service) load(ctx context.Context, key, flagsKey, gen string, load func() (Rendered, bool, error)) (Rendered, bool, error) {
-	if key == "" || gen == "" {
-		return load()
-	}
-	v, err, shared := s.loads.Do(gen+"\x00"+key+"\x00"+flagsKey, func() (any, error) {
+func (s *Service) load(ctx context.Context, key, flagsKey, gen string, load func() (Rendered, bool, error)) (loaded, error) {
+	run := func() (loaded, error) {
+		asOf := s.now()
 		r, cacheable, err := load()
-		return loaded{r, cacheable}, err
-	})
+		return loaded{r, cacheable, asOf}, err
+	}
+	if key == "" || gen == "" {
+		return run()
+	}
+	v, err, shared := s.loads.Do(gen+"\x00"+key+"\x00"+flagsKey, func() (any, error) { return run() })
 	if err != nil {
 		if shared && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-			return load()
+			return run()
 		}
-		return Rendered{}, false, err
+		return loaded{}, err
 	}
-	l := v.(loaded)
-	return l.r, l.cacheable, nil
+	return v.(loaded), nil
 }
 
 // flagsKey is where a signed-in viewer's flags for the entry under key are
@@ -284,10 +326,13 @@ func flagsKey(v Viewer, key string) string {
 
 // overlay writes the viewer's flags into a rendering: none for anonymous
 // viewers; for a signed-in one, the flags cached for them and this entry
-// (key) in this generation (cached, read with the entry), else two queries
-// (favorites, follows) whose answer is cached so. Favorites are blog writes
-// and follows reach the blog as events; both move the generation, so cached
-// flags are never stale.
+// (key) with the entry's stamp gen (cached, read with the entry), else two
+// queries (favorites, follows) whose answer is cached so. Favorites are blog
+// writes and follows reach the blog as events; both move the generation, so
+// cached flags are never older than their entry. A stale entry is served
+// only to a viewer who has not written for longer than it has lived, so the
+// favorites read now are the ones of the entry's time: its counts and the
+// viewer's flags agree.
 func (s *Service) overlay(ctx context.Context, v Viewer, key, gen string, cached []byte, r Rendered) ([]byte, error) {
 	if v.ID == 0 || len(r.Slots) == 0 {
 		return r.Bytes(nil, nil), nil
@@ -320,87 +365,153 @@ func (s *Service) overlay(ctx context.Context, v Viewer, key, gen string, cached
 				enc[i] = '1'
 			}
 		}
-		s.store(ctx, flagsKey, gen, enc)
+		s.store(ctx, flagsKey, gen, s.now(), enc)
 	}
 	return r.BytesWith(flags), nil
 }
 
 func (s *Service) cacheOn() bool { return s.cache != nil && s.cfg.ListCacheTTL > 0 }
 
+// found is what a lookup read in its one round trip.
+type found struct {
+	payload []byte // the entry's, on a hit
+	extra   []byte // the extra key's payload, on a hit, when stamped like the entry
+	stamp   string // on a hit, the entry's stamp: gen, or an older one within the staleness bound
+	gen     string // the generation a value loaded now may be stored under ("" when it must not be stored)
+	hit     bool
+}
+
 // lookup reads the generation counter and key in one round trip. A hit is
-// an entry stamped with the current generation; gen is the generation a
-// value loaded now may be stored under ("" when it must not be stored).
-// When the counter is missing (evicted, or never written) it is started
-// afresh: Incr starts missing counters from a clock value, never from a
-// number an earlier counter had, so entries stamped before the eviction
-// can never match again.
-func (s *Service) lookup(ctx context.Context, key string) (payload []byte, gen string, hit bool) {
-	payload, _, gen, hit = s.lookupWith(ctx, key, "")
-	return payload, gen, hit
+// an entry stamped with the current generation or, for a viewer who has not
+// written lately, one read less than Staleness ago. When the counter is
+// missing (evicted, or never written) it is started afresh: Incr starts
+// missing counters from a clock value, never from a number an earlier
+// counter had, so entries stamped before the eviction can never be current
+// again.
+func (s *Service) lookup(ctx context.Context, v Viewer, key string) found {
+	return s.lookupWith(ctx, v, key, "")
 }
 
 // lookupWith is lookup that also reads extra (when not "") in the same
-// round trip; extraPayload is its payload when key hit and extra is stamped
-// with the same generation.
-func (s *Service) lookupWith(ctx context.Context, key, extra string) (payload, extraPayload []byte, gen string, hit bool) {
+// round trip, and for a signed-in viewer their write marker.
+func (s *Service) lookupWith(ctx context.Context, v Viewer, key, extra string) found {
 	if key == "" {
-		return nil, nil, "", false
+		return found{}
 	}
-	var vals [][]byte
-	if extra == "" {
-		vals = s.cache.GetMany(ctx, GenKey, key)
-	} else {
-		vals = s.cache.GetMany(ctx, GenKey, key, extra)
+	keys := make([]string, 2, 4)
+	keys[0], keys[1] = GenKey, key
+	xi, wi := -1, -1
+	if extra != "" {
+		xi, keys = len(keys), append(keys, extra)
 	}
+	if v.ID != 0 && s.cfg.Staleness > 0 {
+		wi, keys = len(keys), append(keys, WroteKey(v.ID))
+	}
+	vals := s.cache.GetMany(ctx, keys...)
 	cur := vals[0]
 	if cur == nil {
 		n, err := s.cache.Incr(ctx, GenKey)
 		if err != nil {
-			return nil, nil, "", false
+			return found{}
 		}
-		return nil, nil, strconv.FormatInt(n, 10), false
+		return found{gen: strconv.FormatInt(n, 10)}
 	}
-	stamp, body, ok := splitEntry(vals[1])
-	if !ok || string(stamp) != string(cur) {
-		return nil, nil, string(cur), false
+	asOf, stamp, body, ok := splitEntry(vals[1])
+	if !ok || (string(stamp) != string(cur) && !s.servesStale(asOf, wi >= 0 && vals[wi] != nil)) {
+		return found{gen: string(cur)}
 	}
-	if extra != "" {
-		if xstamp, xbody, ok := splitEntry(vals[2]); ok && string(xstamp) == string(cur) {
-			extraPayload = xbody
+	f := found{payload: body, stamp: string(stamp), gen: string(cur), hit: true}
+	if xi >= 0 {
+		if _, xstamp, xbody, ok := splitEntry(vals[xi]); ok && string(xstamp) == f.stamp {
+			f.extra = xbody
 		}
 	}
-	return body, extraPayload, string(cur), true
+	return f
 }
 
-// store caches payload stamped with gen.
-func (s *Service) store(ctx context.Context, key, gen string, payload []byte) {
+// servesStale reports whether an entry read at asOf may be served although
+// a write has moved the generation since: only while it is younger than the
+// staleness bound, and not to a viewer who wrote within it. An entry dated
+// in the future (another replica's clock) is not.
+func (s *Service) servesStale(asOf time.Time, wrote bool) bool {
+	if s.cfg.Staleness <= 0 || wrote {
+		return false
+	}
+	age := s.now().Sub(asOf)
+	return age >= 0 && age < s.cfg.Staleness
+}
+
+// store caches payload stamped with gen, read at asOf.
+func (s *Service) store(ctx context.Context, key, gen string, asOf time.Time, payload []byte) {
 	if key == "" || gen == "" {
 		return
 	}
-	entry := binary.AppendUvarint(make([]byte, 0, len(gen)+len(payload)+2), uint64(len(gen)))
-	entry = append(append(entry, gen...), payload...)
-	s.cache.Set(ctx, key, entry, s.cfg.ListCacheTTL)
+	s.cache.Set(ctx, key, appendEntry(nil, asOf, gen, payload), s.cfg.ListCacheTTL)
 }
 
-// splitEntry splits a cache entry into its generation stamp and payload.
-func splitEntry(b []byte) (stamp, payload []byte, ok bool) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || n > uint64(len(b)-w) {
-		return nil, nil, false
+// entryFormat leads every cache entry. Entries written before bounded
+// staleness began with the stamp's length (a small number), so they are
+// misses, never misread; readers of that format see this byte start a
+// length past the entry's end or a stamp of non-digits, never a match.
+const entryFormat byte = 0xB1
+
+// appendEntry appends a cache entry: entryFormat, the time it was read
+// (Unix microseconds, 8 bytes big-endian), the generation stamp
+// (length-prefixed) and the payload.
+func appendEntry(dst []byte, asOf time.Time, stamp string, payload []byte) []byte {
+	dst = slices.Grow(dst, 1+8+binary.MaxVarintLen64+len(stamp)+len(payload))
+	dst = append(dst, entryFormat)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(asOf.UnixMicro()))
+	dst = binary.AppendUvarint(dst, uint64(len(stamp)))
+	dst = append(dst, stamp...)
+	return append(dst, payload...)
+}
+
+// splitEntry splits what appendEntry wrote; ok is false for anything else
+// (an entry of the earlier format, a truncated or foreign value).
+func splitEntry(b []byte) (asOf time.Time, stamp, payload []byte, ok bool) {
+	if len(b) < 1+8 || b[0] != entryFormat {
+		return time.Time{}, nil, nil, false
 	}
-	return b[w : w+int(n)], b[w+int(n):], true
+	micros := int64(binary.BigEndian.Uint64(b[1:9]))
+	b = b[9:]
+	n, w := binary.Uvarint(b)
+	var canon [binary.MaxVarintLen64]byte
+	// A length in more bytes than it needs (0xB8 0x00 for 56) is not
+	// what appendEntry writes: refuse it, so one value has one entry.
+	if w <= 0 || w != binary.PutUvarint(canon[:], n) || n == 0 || n > uint64(len(b)-w) {
+		return time.Time{}, nil, nil, false
+	}
+	return time.UnixMicro(micros), b[w : w+int(n)], b[w+int(n):], true
 }
 
-// changed runs after every committed write: it invalidates cached lists and
-// wakes the outbox relay. A cache failure is logged; cached pages then live
-// until their TTL (or until the blog-cache consumer's retry lands).
-func (s *Service) changed(ctx context.Context) {
-	if s.cache != nil {
-		if _, err := s.cache.Incr(ctx, GenKey); err != nil {
-			s.log.WarnContext(ctx, "invalidating cached lists", "error", err)
-		}
+// changed runs after every committed write that cached reads show: it
+// marks the writer (their reads are strict for a little over the staleness
+// bound, so they see their write at once), invalidates cached reads, and
+// wakes the outbox relay. The marker is set first: a read that sees the new
+// generation sees the marker too. A cache failure is logged; cached pages
+// then live until their TTL (or until the blog-cache consumer's retry lands).
+func (s *Service) changed(ctx context.Context, v Viewer) {
+	if err := s.Invalidate(ctx, v.ID); err != nil {
+		s.log.WarnContext(ctx, "invalidating cached reads", "error", err)
 	}
 	s.kick()
+}
+
+// Invalidate makes every cached read stale and, for a user (not 0), sets
+// the marker that keeps their own reads strict for a little over the
+// staleness bound. Without a cache it does nothing.
+func (s *Service) Invalidate(ctx context.Context, userID int64) error {
+	if s.cache == nil {
+		return nil
+	}
+	if userID != 0 && s.cfg.Staleness > 0 {
+		s.cache.Set(ctx, WroteKey(userID), []byte{'1'}, s.cfg.Staleness+wroteMargin)
+	}
+	if _, err := s.cache.Incr(ctx, GenKey); err != nil {
+		return fmt.Errorf("moving the cache generation: %w", err)
+	}
+	return nil
 }
 
 // Article returns one article with its body, as the API's JSON body.
@@ -410,10 +521,9 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 	}
 	key := ""
 	if s.cacheOn() {
-		sum := sha256.Sum256([]byte(slug))
-		key = articleKeyPrefix + hex.EncodeToString(sum[:16])
+		key = articleKey(slug)
 	}
-	r, gen, flags, err := s.cachedRendered(ctx, key, flagsKey(v, key), func() (Rendered, bool, error) {
+	r, gen, flags, err := s.cachedRendered(ctx, v, key, flagsKey(v, key), func() (Rendered, bool, error) {
 		a, err := s.repo.Article(ctx, slug)
 		if err != nil {
 			return Rendered{}, false, err
@@ -429,6 +539,12 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 		return nil, err
 	}
 	return s.overlay(ctx, v, key, gen, flags, *r)
+}
+
+// articleKey is where the article under slug is cached.
+func articleKey(slug string) string {
+	sum := sha256.Sum256([]byte(slug))
+	return articleKeyPrefix + hex.EncodeToString(sum[:16])
 }
 
 func (s *Service) articleView(ctx context.Context, v Viewer, a domain.Article) (ArticleView, error) {
@@ -531,40 +647,78 @@ func (s *Service) authorViews(ctx context.Context, v Viewer, refs []authorRef) (
 // unavailable it is left alone for UsersCooldown, so an outage does not slow
 // every read down.
 func (s *Service) fetchProfiles(ctx context.Context, ids []int64, usernames []string) []domain.Profile {
+	ps, _ := s.fetch(ctx, ids, usernames)
+	return ps
+}
+
+// lookupProfiles is fetchProfiles by ID that also says whether the users
+// service answered (so a missing ID is an account it does not know).
+func (s *Service) lookupProfiles(ctx context.Context, ids []int64) ([]domain.Profile, bool) {
+	return s.fetch(ctx, ids, nil)
+}
+
+func (s *Service) fetch(ctx context.Context, ids []int64, usernames []string) ([]domain.Profile, bool) {
 	if s.profiles == nil || s.now().UnixNano() < s.downUntil.Load() {
-		return nil
+		return nil, false
 	}
 	ps, err := s.profiles.Lookup(ctx, ids, usernames)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false // our caller hung up: users did nothing wrong
+		}
 		if errs.Is(err, errs.KindUnavailable) {
 			s.downUntil.Store(s.now().Add(s.cfg.UsersCooldown).UnixNano())
 		}
 		s.log.WarnContext(ctx, "users service lookup failed; serving without it", "error", err)
-		return nil
+		return nil, false
 	}
-	for _, p := range ps {
-		if _, err := s.repo.UpsertAuthor(ctx, p); err != nil {
-			s.log.WarnContext(ctx, "saving author to read model", "author_id", p.ID, "error", err)
+	// A newer profile of an author the read model holds (a rename seen here
+	// before its event) changes pages cached with the old one, and its event
+	// will then find nothing to apply and invalidate nothing: invalidate here.
+	// Pages with an author the read model lacks are never cached.
+	var held map[int64]domain.Profile
+	if len(ps) > 0 && s.cache != nil {
+		ids := make([]int64, len(ps))
+		for i, p := range ps {
+			ids[i] = p.ID
+		}
+		if held, err = s.repo.Authors(ctx, ids); err != nil {
+			s.log.WarnContext(ctx, "reading authors before saving them", "error", err)
 		}
 	}
-	return ps
+	replaced := false
+	for _, p := range ps {
+		ok, err := s.repo.UpsertAuthor(ctx, p)
+		if err != nil {
+			s.log.WarnContext(ctx, "saving author to read model", "author_id", p.ID, "error", err)
+		}
+		_, was := held[p.ID]
+		replaced = replaced || (ok && was)
+	}
+	if replaced {
+		if _, err := s.cache.Incr(ctx, GenKey); err != nil {
+			s.log.WarnContext(ctx, "invalidating cached pages after a profile change", "error", err)
+		}
+	}
+	return ps, true
 }
 
 // resolveUsername returns the user ID of a username, from the read model or
-// else the users service.
-func (s *Service) resolveUsername(ctx context.Context, username string) (int64, bool) {
+// else the users service. A database error is an error, not "no such
+// user": an empty page would claim the author has no articles.
+func (s *Service) resolveUsername(ctx context.Context, username string) (int64, bool, error) {
 	p, ok, err := s.repo.AuthorByUsername(ctx, username)
 	if err != nil {
-		s.log.WarnContext(ctx, "looking up username in read model", "error", err)
+		return 0, false, fmt.Errorf("looking up username in read model: %w", err)
 	}
 	if ok {
-		return p.ID, true
+		return p.ID, true, nil
 	}
 	key := domain.UsernameKey(username)
 	for _, p := range s.fetchProfiles(ctx, nil, []string{username}) {
 		if domain.UsernameKey(p.Username) == key {
-			return p.ID, true
+			return p.ID, true, nil
 		}
 	}
-	return 0, false
+	return 0, false, nil
 }

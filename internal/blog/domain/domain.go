@@ -6,6 +6,8 @@ package domain
 import (
 	"strings"
 	"time"
+
+	"github.com/tungsten-blog/tungsten/internal/blog/search"
 )
 
 // Article is a published article.
@@ -22,6 +24,7 @@ type Article struct {
 	FavoritesCount int64
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	Snippet        []search.Part // search results only: where the query matched
 }
 
 // Comment is a comment on an article.
@@ -85,7 +88,7 @@ type ListQuery struct {
 	AuthorID    int64
 	FavoritedBy int64    // user ID
 	Category    string   // category slug
-	Terms       []string // full-text terms (see SearchTerms); every one must match
+	Terms       []string // full-text terms (see SearchTerms); every one must match; ranked
 	FollowedBy  int64    // feed: articles by authors this user follows
 	Limit       int
 	Offset      int

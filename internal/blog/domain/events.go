@@ -1,5 +1,7 @@
 package domain
 
+import "github.com/tungsten-blog/tungsten/internal/users/userevents"
+
 // Event types the blog publishes (subjects "<namespace>.<type>").
 const (
 	EventArticlePublished   = "blog.article.published"
@@ -48,10 +50,8 @@ type FavoriteEvent struct {
 	At             int64  `json:"at"`
 }
 
-// Users events the blog consumes.
-const (
-	EventUserRegistered = "users.user.registered"
-	EventUserUpdated    = "users.user.updated"
-	EventFollowCreated  = "users.follow.created"
-	EventFollowDeleted  = "users.follow.deleted"
-)
+// ProfileOf converts a users profile (an event's or a lookup's) for the read
+// model; its version is updatedAt.
+func ProfileOf(p userevents.User) Profile {
+	return Profile{ID: p.ID, Username: p.Username, Bio: p.Bio, Image: p.Image, Version: int64(p.UpdatedAt)}
+}

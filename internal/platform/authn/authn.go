@@ -34,6 +34,10 @@ const (
 type Claims struct {
 	Username string `json:"name,omitempty"`
 	Scope    string `json:"scope"`
+	// Version is the account's token version when the token was issued;
+	// signing out, a password change or deleting the account raises it and
+	// revokes every token of a lower version (ADR 0011).
+	Version int64 `json:"ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -42,6 +46,7 @@ type Principal struct {
 	UserID   int64  // 0 for service principals
 	Username string // at the time the token was issued
 	Service  string // set for service principals (e.g. "auth")
+	Version  int64  // the account's token version at issue (Claims.Version)
 	Token    string // the raw token, echoed by endpoints that return the user
 }
 
@@ -76,6 +81,8 @@ type Verifier struct {
 	verified    map[[sha256.Size]byte]verifiedToken // by the token's SHA-256
 	lastRefresh time.Time
 	refreshMu   sync.Mutex
+
+	revoked *Revocations
 }
 
 // verifiedToken is a token that passed Verify, remembered until until.
@@ -97,8 +104,12 @@ const (
 // NewVerifier returns a verifier that loads keys from source on demand.
 func NewVerifier(source KeySource) *Verifier {
 	return &Verifier{source: source, minRefresh: 5 * time.Second, now: time.Now, keys: map[string]ed25519.PublicKey{},
-		verified: map[[sha256.Size]byte]verifiedToken{}}
+		verified: map[[sha256.Size]byte]verifiedToken{}, revoked: NewRevocations()}
 }
+
+// Revocations returns the set of revoked tokens this verifier refuses; the
+// process feeds it from the users service's events.
+func (v *Verifier) Revocations() *Revocations { return v.revoked }
 
 // SetKeys replaces the key set (used after a fetch, and by tests).
 func (v *Verifier) SetKeys(set JWKS) error {
@@ -166,9 +177,11 @@ func (v *Verifier) key(ctx context.Context, kid string) (ed25519.PublicKey, erro
 }
 
 // Verify checks a token's signature (EdDSA only; "none" and every other
-// algorithm are refused), key, issuer, audience and expiry. A token that
-// passed is remembered (by its hash) for a minute at most and never past its
-// expiry (with the leeway), so a client's next requests skip the signature check.
+// algorithm are refused), key, issuer, audience, expiry and revocation. A
+// token that passed is remembered (by its hash) for a minute at most and
+// never past its expiry (with the leeway), so a client's next requests skip
+// the signature check; the revocation check runs on every call, cached or
+// not, so a revocation takes effect as soon as the set hears of it.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	sum := sha256.Sum256([]byte(raw))
 	now := v.now()
@@ -176,6 +189,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	hit, ok := v.verified[sum]
 	v.mu.RUnlock()
 	if ok && now.Before(hit.until) {
+		if v.revoked.Revoked(hit.p) {
+			return Principal{}, ErrRevoked
+		}
 		p := hit.p
 		p.Token = raw
 		return p, nil
@@ -183,6 +199,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	p, exp, err := v.verify(ctx, raw)
 	if err != nil {
 		return Principal{}, err
+	}
+	if v.revoked.Revoked(p) {
+		return Principal{}, ErrRevoked
 	}
 	until := now.Add(verifiedTTL)
 	if exp = exp.Add(leeway); exp.Before(until) {
@@ -233,7 +252,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Principal, time.Time
 	if err != nil {
 		return Principal{}, time.Time{}, errs.Unauthenticated("token is invalid or expired")
 	}
-	p := Principal{Username: claims.Username, Token: raw}
+	p := Principal{Username: claims.Username, Token: raw, Version: claims.Version}
 	switch claims.Scope {
 	case ScopeUser:
 		id, err := strconv.ParseInt(claims.Subject, 10, 64)

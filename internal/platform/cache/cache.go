@@ -25,6 +25,4 @@ type Cache interface {
 	// from zero: a counter lost to eviction then never takes a value it had
 	// before, so values stamped with an old generation cannot come back.
 	Incr(ctx context.Context, key string) (int64, error)
-	// Ping checks the backing store (readiness reporting only).
-	Ping(ctx context.Context) error
 }

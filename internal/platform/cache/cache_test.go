@@ -127,3 +127,20 @@ func TestRedisDownIsSkippedAfterAFailure(t *testing.T) {
 	}
 	require.Less(t, time.Since(start), 50*time.Millisecond)
 }
+
+// A call cancelled by its caller (the client hung up) says nothing about
+// Redis: it must not open the breaker, or every other request would skip
+// the cache for a second.
+func TestCancelledCallDoesNotOpenTheBreaker(t *testing.T) {
+	t.Parallel()
+	client := newRedis(t, testenv.URL(t, testenv.EnvRedis))
+	c := cache.NewRedis(client, testenv.Name("cancel")+":", slog.New(slog.DiscardHandler), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, ok := c.Get(ctx, "k")
+	require.False(t, ok)
+	c.Set(context.Background(), "k", []byte("v"), time.Minute)
+	v, ok := c.Get(context.Background(), "k")
+	require.True(t, ok, "the cache was skipped after a cancelled call")
+	require.Equal(t, "v", string(v))
+}

@@ -3,9 +3,12 @@ package cache
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 )
 
 // Memory is an in-process LRU cache with per-entry expiry.
@@ -16,6 +19,7 @@ type Memory struct {
 	items   map[string]*list.Element
 	now     func() time.Time
 	metrics *Metrics
+	faults  *faults.Switch
 }
 
 type entry struct {
@@ -32,8 +36,30 @@ func NewMemory(maxEntries int, m *Metrics) *Memory {
 	return &Memory{max: maxEntries, ll: list.New(), items: map[string]*list.Element{}, now: time.Now, metrics: m}
 }
 
+// WithFaults makes the cache fail, as an unreachable Redis would, while sw
+// holds a "redis" dependency fault (ADR 0016): lookups miss, writes are
+// dropped, Incr errs, and each failure is counted as a cache error. Call it
+// before the cache is used.
+func (c *Memory) WithFaults(sw *faults.Switch) *Memory {
+	c.faults = sw
+	return c
+}
+
+// failed reports whether an injected fault fails this operation.
+func (c *Memory) failed(op string) error {
+	err := c.faults.Fail(faults.Redis)
+	if err != nil {
+		c.metrics.error(op)
+	}
+	return err
+}
+
 // Get implements Cache.
 func (c *Memory) Get(_ context.Context, key string) ([]byte, bool) {
+	if c.failed("get") != nil {
+		c.metrics.miss()
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
@@ -60,6 +86,9 @@ func (c *Memory) GetMany(ctx context.Context, keys ...string) [][]byte {
 
 // Set implements Cache.
 func (c *Memory) Set(_ context.Context, key string, val []byte, ttl time.Duration) {
+	if c.failed("set") != nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	exp := c.now().Add(ttl)
@@ -77,6 +106,9 @@ func (c *Memory) Set(_ context.Context, key string, val []byte, ttl time.Duratio
 
 // Delete implements Cache.
 func (c *Memory) Delete(_ context.Context, keys ...string) {
+	if c.failed("delete") != nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
@@ -88,6 +120,9 @@ func (c *Memory) Delete(_ context.Context, keys ...string) {
 
 // Incr implements Cache. Counters never expire, but they can be evicted.
 func (c *Memory) Incr(_ context.Context, key string) (int64, error) {
+	if err := c.failed("incr"); err != nil {
+		return 0, fmt.Errorf("incrementing %s: %w", key, err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.now().UnixMicro()
@@ -99,9 +134,6 @@ func (c *Memory) Incr(_ context.Context, key string) (int64, error) {
 	c.items[key] = c.ll.PushFront(&entry{key: key, val: []byte(strconv.FormatInt(n, 10)), expires: c.now().Add(100 * 365 * 24 * time.Hour)})
 	return n, nil
 }
-
-// Ping implements Cache.
-func (c *Memory) Ping(context.Context) error { return nil }
 
 func (c *Memory) remove(el *list.Element) {
 	c.ll.Remove(el)

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/breaker"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 )
 
 // Redis is a Cache over a Redis server shared by all replicas. Every call
@@ -129,9 +130,6 @@ func (c *Redis) Incr(ctx context.Context, key string) (int64, error) {
 	return n, err
 }
 
-// Ping implements Cache.
-func (c *Redis) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
-
 // incrScript is INCR, except that a missing counter starts from the
 // server's clock in microseconds (see Cache.Incr): one clock for every
 // replica, so skew cannot make a restarted counter repeat itself.
@@ -147,7 +145,15 @@ var errRedisDown = errors.New("redis is unavailable (circuit open)")
 
 // fail records an error and opens the breaker, so that for a second the
 // cache is skipped instead of every request waiting for Redis's timeout.
+//
+// A call that failed only because the caller's request was cancelled (the
+// client hung up) says nothing about Redis: it opens nothing and logs
+// nothing. ctx here is the call's (with its own timeout), whose Canceled
+// comes from the request.
 func (c *Redis) fail(ctx context.Context, op string, err error) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return
+	}
 	c.breaker.Fail()
 	c.metrics.error(op)
 	c.log.WarnContext(ctx, "cache unavailable, using the database", "op", op, "error", err)
@@ -188,5 +194,43 @@ func (m *Metrics) miss() {
 func (m *Metrics) error(op string) {
 	if m != nil {
 		m.errors.WithLabelValues(op).Inc()
+	}
+}
+
+// FaultHook is a go-redis hook that fails the commands of the client it is
+// added to while sw holds a "redis" dependency fault (ADR 0016), before they
+// reach the server: the cache and the shared rate limiter, which use the
+// same client, then take the paths of an unreachable Redis (breaker, local
+// limits, error metrics and logs). Add it after the tracing hook, so spans
+// record the failures.
+type FaultHook struct{ sw *faults.Switch }
+
+// NewFaultHook returns the hook for sw.
+func NewFaultHook(sw *faults.Switch) FaultHook { return FaultHook{sw: sw} }
+
+// DialHook leaves dialing alone.
+func (h FaultHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook fails one command.
+func (h FaultHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if err := h.sw.Fail(faults.Redis); err != nil {
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook fails a whole pipeline (one round trip).
+func (h FaultHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if err := h.sw.Fail(faults.Redis); err != nil {
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
 	}
 }

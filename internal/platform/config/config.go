@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -86,20 +87,96 @@ func PrintValues(w io.Writer, fs *flag.FlagSet) {
 	}
 }
 
-// Redact hides secrets: URL passwords, and whole values of flags whose name
-// says they are secret.
+// Redact hides secrets in a flag's value: the whole value of a flag whose
+// name says it is secret (password, secret, token, key, credential), and in
+// any other value every URL (or comma-separated list of URLs) user info —
+// a bare user name may be a token (nats://TOKEN@host) — every query
+// parameter whose name says it is secret (?password=, ?sslkey=, ?token=),
+// and libpq-style "password=..." keywords.
 func Redact(name, value string) string {
-	lower := strings.ToLower(name)
-	if value != "" && (strings.Contains(lower, "password") || strings.Contains(lower, "secret") || strings.HasSuffix(lower, "-key")) {
-		return "REDACTED"
+	if value == "" {
+		return value
 	}
-	if u, err := url.Parse(value); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "REDACTED")
-			return u.String()
+	if secretName(name) {
+		return Redacted
+	}
+	if parts := urlList.FindAllStringIndex(value, -1); len(parts) > 1 && parts[0][0] == 0 {
+		// A list of URLs (nats://a:p@h1,nats://b:p@h2): split only before a
+		// scheme, since a comma may be part of a password.
+		var b strings.Builder
+		for i, p := range parts {
+			start, end := p[0], len(value)
+			if i > 0 {
+				b.WriteByte(',')
+				start++ // the match begins with the comma
+			}
+			if i+1 < len(parts) {
+				end = parts[i+1][0] // the comma before the next scheme
+			}
+			b.WriteString(redactValue(value[start:end]))
+		}
+		return b.String()
+	}
+	return redactValue(value)
+}
+
+// urlList finds where each URL of a comma-separated list begins.
+var urlList = regexp.MustCompile(`(?:^|,)[a-zA-Z][a-zA-Z0-9+.-]*://`)
+
+// Redacted replaces every secret Redact hides.
+const Redacted = "REDACTED"
+
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"password", "passwd", "pwd", "secret", "token", "credential", "apikey", "api-key", "private", "sslkey", "signature"} {
+		if strings.Contains(n, w) {
+			return true
 		}
 	}
-	return value
+	return n == "key" || n == "pass" || strings.HasSuffix(n, "-key") || strings.HasSuffix(n, "_key") || strings.HasSuffix(n, ".key") ||
+		strings.HasSuffix(n, "-auth") || n == "auth" || n == "sig"
+}
+
+// libpqSecret matches password=value in a key/value connection string.
+var libpqSecret = regexp.MustCompile(`(?i)\b(password|passwd|sslpassword|sslkey|token|secret)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+func redactValue(value string) string {
+	if u, err := url.Parse(value); err == nil && u.Scheme != "" && (u.Host != "" || u.User != nil || u.RawQuery != "") {
+		changed := false
+		if u.User != nil {
+			if pw, has := u.User.Password(); has && pw != "" {
+				u.User = url.UserPassword(u.User.Username(), Redacted)
+			} else {
+				// A bare user (nats://TOKEN@host) or one with an empty
+				// password (a token holding a colon) is the secret itself.
+				u.User = url.User(Redacted)
+			}
+			changed = true
+		}
+		if u.RawQuery != "" {
+			q, err := url.ParseQuery(u.RawQuery)
+			if err != nil {
+				u.RawQuery = Redacted // unparsable: do not guess which part is secret
+			} else {
+				for k := range q {
+					if secretName(k) {
+						q[k] = []string{Redacted}
+					}
+				}
+				u.RawQuery = q.Encode()
+			}
+			changed = true
+		}
+		if u.Fragment != "" {
+			u.Fragment, u.RawFragment = "", ""
+			changed = true
+		}
+		if changed {
+			return u.String()
+		}
+		return value
+	}
+	return libpqSecret.ReplaceAllString(value, "${1}="+Redacted)
 }
 
 // StringList is a comma-separated flag value.

@@ -9,6 +9,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -46,6 +49,9 @@ type Config struct {
 	Schema      string
 	DataDir     string // SQLite: <DataDir>/<Service>.db
 	MaxConns    int
+	// Faults, when set, fails the statements and transactions it is told to
+	// (dependency target "postgres", whatever the engine): ADR 0016.
+	Faults *faults.Switch
 }
 
 // DB is a service's database handle.
@@ -68,6 +74,11 @@ type DB struct {
 	Dialect   Dialect
 	tracer    trace.Tracer
 	dbName    string
+	faults    *faults.Switch
+	// dead is a pool whose every connection attempt fails with the injected
+	// error: a faulted statement runs on it, so that it fails where and as a
+	// real outage makes it fail (a *sql.Row cannot be made any other way).
+	dead *sql.DB
 }
 
 // Open connects according to cfg. It does not migrate.
@@ -75,7 +86,11 @@ func Open(ctx context.Context, cfg Config, tp trace.TracerProvider, reg promethe
 	if tp == nil {
 		tp = noop.NewTracerProvider()
 	}
-	db := &DB{tracer: tp.Tracer("github.com/tungsten-blog/tungsten/internal/platform/database")}
+	db := &DB{tracer: tp.Tracer("github.com/tungsten-blog/tungsten/internal/platform/database"), faults: cfg.Faults}
+	if cfg.Faults != nil {
+		db.dead = sql.OpenDB(deadConnector{})
+		db.dead.SetMaxIdleConns(0)
+	}
 	maxConns := cfg.MaxConns
 	if maxConns <= 0 {
 		maxConns = 16
@@ -173,6 +188,9 @@ func (db *DB) openSQLite(ctx context.Context, path string, maxReaders int) error
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.dead != nil {
+		_ = db.dead.Close()
+	}
 	if db.read != db.sql {
 		db.writeStmt.close()
 		db.readStmt.close()
@@ -222,6 +240,11 @@ type Querier interface {
 // is run rather than queried is assumed to write.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx, span := db.start(ctx, q)
+	if err := db.faults.Fail(faults.Postgres); err != nil {
+		res, err := db.dead.ExecContext(ctx, q, args...)
+		endSpan(span, err)
+		return res, err
+	}
 	release, err := db.acquireWrite(ctx)
 	if err != nil {
 		endSpan(span, err)
@@ -243,6 +266,11 @@ func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 // rows is not included.
 func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	ctx, span := db.start(ctx, q)
+	if err := db.faults.Fail(faults.Postgres); err != nil {
+		rows, err := db.dead.QueryContext(ctx, q, args...)
+		endSpan(span, err)
+		return rows, err
+	}
 	var rows *sql.Rows
 	var err error
 	if st := db.readStmt.get(ctx, q); st != nil {
@@ -259,7 +287,9 @@ func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx, span := db.start(ctx, q)
 	var row *sql.Row
-	if st := db.readStmt.get(ctx, q); st != nil {
+	if err := db.faults.Fail(faults.Postgres); err != nil {
+		row = db.dead.QueryRowContext(ctx, q, args...)
+	} else if st := db.readStmt.get(ctx, q); st != nil {
 		row = st.QueryRowContext(ctx, args...)
 	} else {
 		row = db.read.QueryRowContext(ctx, q, args...)
@@ -299,7 +329,9 @@ func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 	ctx, span := t.db.start(ctx, q)
 	var res sql.Result
 	var err error
-	if st := t.stmt(ctx, q); st != nil {
+	if ferr := t.db.faults.Fail(faults.Postgres); ferr != nil {
+		res, err = t.db.dead.ExecContext(ctx, q, args...)
+	} else if st := t.stmt(ctx, q); st != nil {
 		res, err = st.ExecContext(ctx, args...)
 	} else {
 		res, err = t.tx.ExecContext(ctx, q, args...)
@@ -313,7 +345,9 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 	ctx, span := t.db.start(ctx, q)
 	var rows *sql.Rows
 	var err error
-	if st := t.stmt(ctx, q); st != nil {
+	if ferr := t.db.faults.Fail(faults.Postgres); ferr != nil {
+		rows, err = t.db.dead.QueryContext(ctx, q, args...)
+	} else if st := t.stmt(ctx, q); st != nil {
 		rows, err = st.QueryContext(ctx, args...)
 	} else {
 		rows, err = t.tx.QueryContext(ctx, q, args...)
@@ -326,7 +360,9 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	ctx, span := t.db.start(ctx, q)
 	var row *sql.Row
-	if st := t.stmt(ctx, q); st != nil {
+	if err := t.db.faults.Fail(faults.Postgres); err != nil {
+		row = t.db.dead.QueryRowContext(ctx, q, args...)
+	} else if st := t.stmt(ctx, q); st != nil {
 		row = st.QueryRowContext(ctx, args...)
 	} else {
 		row = t.tx.QueryRowContext(ctx, q, args...)
@@ -368,6 +404,9 @@ func (db *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) transactOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if err := db.faults.Fail(faults.Postgres); err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
 	release, err := db.acquireWrite(ctx)
 	if err != nil {
 		return err
@@ -443,4 +482,21 @@ func redactErr(err error) error {
 		}
 	}
 	return err
+}
+
+// deadConnector is the driver.Connector of DB.dead: connecting always fails
+// with the fault the switch injects, so database/sql reports it as it would
+// a database that refuses connections.
+type deadConnector struct{}
+
+func (deadConnector) Connect(context.Context) (driver.Conn, error) {
+	return nil, &faults.Error{Target: faults.Postgres}
+}
+
+func (deadConnector) Driver() driver.Driver { return deadDriver{} }
+
+type deadDriver struct{}
+
+func (deadDriver) Open(string) (driver.Conn, error) {
+	return nil, &faults.Error{Target: faults.Postgres}
 }

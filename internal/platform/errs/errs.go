@@ -54,7 +54,7 @@ func (k Kind) String() string {
 type Error struct {
 	Kind       Kind
 	Messages   []string
-	RetryAfter time.Duration // only for KindTooManyRequests
+	RetryAfter time.Duration // for KindTooManyRequests and KindUnavailable (default 1s)
 	Err        error         // the cause, for logs
 }
 

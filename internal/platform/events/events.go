@@ -41,6 +41,9 @@ type Namespace string
 // Subject is the NATS subject of an event type.
 func (ns Namespace) Subject(eventType string) string { return string(ns) + "." + eventType }
 
+// Durable is the JetStream name of the durable consumer called name.
+func (ns Namespace) Durable(name string) string { return strings.ToUpper(string(ns)) + "_" + name }
+
 // Stream is the name of the stream holding a producer's events.
 func (ns Namespace) Stream(producer string) string {
 	return strings.ToUpper(string(ns) + "_" + producer)

@@ -61,7 +61,7 @@ func pipeline(t *testing.T, d database.Dialect, nc *nats.Conn) (*database.DB, *e
 			return err
 		},
 	}, events.ConsumerDeps{DB: db, JetStream: js, Logger: log, Registerer: prometheus.NewRegistry(), Tracer: tracer, Propagator: prop})
-	require.NoError(t, cons.Start(ctx))
+	runConsumer(t, ctx, cons)
 
 	applied := func() []string {
 		rows, err := db.QueryContext(context.Background(), `SELECT body FROM applied ORDER BY body`)
@@ -76,6 +76,20 @@ func pipeline(t *testing.T, d database.Dialect, nc *nats.Conn) (*database.DB, *e
 		return out
 	}
 	return db, relay, applied, ns
+}
+
+// runConsumer starts cons and runs it until the test ends; a Run that ends
+// with an error fails the test.
+func runConsumer(t *testing.T, ctx context.Context, cons *events.Consumer) {
+	t.Helper()
+	require.NoError(t, cons.Start(ctx))
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cons.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
 }
 
 func enqueue(t *testing.T, db *database.DB, body string) {
@@ -183,7 +197,7 @@ func TestIdempotentConsumerSkipsTheDatabase(t *testing.T) {
 				},
 			}, events.ConsumerDeps{DB: db, JetStream: js, Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
 				Tracer: noop.NewTracerProvider().Tracer(""), Propagator: propagation.TraceContext{}})
-			require.NoError(t, cons.Start(t.Context()))
+			runConsumer(t, t.Context(), cons)
 			enqueue(t, db, "a")
 			enqueue(t, db, "b")
 			relay.Kick()

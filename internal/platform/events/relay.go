@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 )
 
 // RelayConfig configures a Relay.
@@ -34,6 +35,7 @@ type RelayConfig struct {
 type RelayDeps struct {
 	DB         *database.DB
 	JetStream  jetstream.JetStream
+	Faults     *faults.Switch // a "nats" fault fails publishes (nil: none)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Tracer     trace.Tracer
@@ -56,7 +58,7 @@ func NewRelay(cfg RelayConfig, deps RelayDeps) *Relay {
 		cfg.PollInterval = time.Second
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 100
+		cfg.BatchSize = 256
 	}
 	r := &Relay{
 		cfg: cfg, deps: deps, kick: make(chan struct{}, 1),
@@ -89,7 +91,7 @@ func (r *Relay) EnsureStream(ctx context.Context) error {
 		Subjects:   subjects,
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     7 * 24 * time.Hour,
+		MaxAge:     StreamMaxAge,
 		Duplicates: 10 * time.Minute,
 	})
 	if err != nil {
@@ -108,35 +110,64 @@ func (r *Relay) Kick() {
 }
 
 // Run publishes until ctx ends, then makes one last pass so events written
-// during the drain are not left behind.
-func (r *Relay) Run(ctx context.Context) {
+// during the drain are not left behind, and returns nil. A failed pass (the
+// database or NATS is down) is retried with a capped backoff, during which
+// kicks are ignored: a dependency outage costs one attempt and one log line
+// per backoff step, not one per write. Run returns only when ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
+	var backoff time.Duration
 	for {
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+		}
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = r.drain(fctx)
 			cancel()
-			return
+			return nil
 		case <-r.kick:
 		case <-t.C:
 		}
-		if err := r.drain(ctx); err != nil && ctx.Err() == nil {
-			r.deps.Logger.Warn("publishing outbox", "error", err)
+		err := r.drain(ctx)
+		switch {
+		case err == nil:
+			if backoff > 0 {
+				r.deps.Logger.Info("publishing outbox again", "after", backoff.String())
+			}
+			backoff = 0
+		case ctx.Err() == nil:
+			backoff = min(max(2*backoff, r.cfg.PollInterval), 30*time.Second)
+			r.deps.Logger.Warn("publishing outbox; will retry", "retry_in", backoff.String(), "error", err)
 		}
 	}
 }
 
-// drain publishes batches until the outbox is empty or a publish fails.
+// drain publishes batches until the outbox is empty or a batch fails, and
+// updates the backlog gauge whatever happened.
 func (r *Relay) drain(ctx context.Context) error {
+	defer func() {
+		if err := r.updateBacklog(ctx); err != nil && ctx.Err() == nil {
+			r.deps.Logger.Debug("counting outbox", "error", err)
+		}
+	}()
+	last := time.Now()
 	for {
 		n, err := r.publishBatch(ctx)
 		if err != nil {
 			return err
 		}
 		if n < r.cfg.BatchSize {
-			return r.updateBacklog(ctx)
+			return nil
+		}
+		if time.Since(last) > time.Second { // a long drain keeps the gauge fresh
+			_ = r.updateBacklog(ctx)
+			last = time.Now()
 		}
 	}
 }
@@ -150,41 +181,143 @@ type outboxRow struct {
 	created   int64
 }
 
+const selectBatch = `SELECT seq, event_id, event_type, payload, headers, created_at FROM outbox ORDER BY seq LIMIT $1`
+
+// publishBatch publishes up to BatchSize events in one go: it reads them,
+// publishes them all asynchronously, waits for JetStream's acks and deletes
+// the acknowledged rows in one statement. On PostgreSQL the rows are read
+// FOR UPDATE SKIP LOCKED in a transaction that lasts until the delete, so
+// relays on several replicas share the outbox instead of each publishing
+// every row. (SQLite has one process, whose writer a transaction would hold
+// during the publish, so there the rows are read and deleted without one.)
+// It returns how many rows it read.
 func (r *Relay) publishBatch(ctx context.Context) (int, error) {
-	rows, err := r.deps.DB.QueryContext(ctx,
-		`SELECT seq, event_id, event_type, payload, headers, created_at FROM outbox ORDER BY seq LIMIT $1`, r.cfg.BatchSize)
-	if err != nil {
-		return 0, fmt.Errorf("reading outbox: %w", err)
+	if r.deps.DB.Dialect != database.Postgres {
+		batch, err := r.readBatch(ctx, r.deps.DB, selectBatch)
+		if err != nil || len(batch) == 0 {
+			return 0, err
+		}
+		acked, perr := r.publishAll(ctx, batch)
+		if err := r.deleteRows(ctx, r.deps.DB, acked); err != nil {
+			return 0, err
+		}
+		return len(batch), perr
 	}
+	var n int
+	var perr error
+	err := r.deps.DB.Transact(ctx, func(tx *database.Tx) error {
+		batch, err := r.readBatch(ctx, tx, selectBatch+` FOR UPDATE SKIP LOCKED`)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		n = len(batch)
+		var acked []int64
+		acked, perr = r.publishAll(ctx, batch)
+		return r.deleteRows(ctx, tx, acked)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, perr
+}
+
+func (r *Relay) readBatch(ctx context.Context, q database.Querier, query string) ([]outboxRow, error) {
+	rows, err := q.QueryContext(ctx, query, r.cfg.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading outbox: %w", err)
+	}
+	defer rows.Close()
 	var batch []outboxRow
 	for rows.Next() {
 		var o outboxRow
 		if err := rows.Scan(&o.seq, &o.eventID, &o.eventType, &o.payload, &o.headers, &o.created); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("scanning outbox: %w", err)
+			return nil, fmt.Errorf("scanning outbox: %w", err)
 		}
 		batch = append(batch, o)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("reading outbox: %w", err)
+		return nil, fmt.Errorf("reading outbox: %w", err)
 	}
-	for _, o := range batch {
-		if err := r.publish(ctx, o); err != nil {
-			r.failures.Inc()
-			return 0, err
-		}
-		// Deleting after the ack: a crash in between re-publishes the event,
-		// which JetStream's duplicate window and idempotent consumers absorb.
-		if _, err := r.deps.DB.ExecContext(ctx, `DELETE FROM outbox WHERE seq = $1`, o.seq); err != nil {
-			return 0, fmt.Errorf("removing published event %s: %w", o.eventID, err)
-		}
-		r.published.WithLabelValues(o.eventType).Inc()
-	}
-	return len(batch), nil
+	return batch, nil
 }
 
-func (r *Relay) publish(ctx context.Context, o outboxRow) error {
+// deleteRows removes published rows in one statement. Deleting after the
+// ack: a crash in between re-publishes the events, which JetStream's
+// duplicate window and idempotent consumers absorb.
+func (r *Relay) deleteRows(ctx context.Context, q database.Querier, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	var err error
+	if r.deps.DB.Dialect == database.Postgres {
+		_, err = q.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ANY($1)`, seqs)
+	} else {
+		list, _ := json.Marshal(seqs)
+		_, err = q.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each($1))`, string(list))
+	}
+	if err != nil {
+		return fmt.Errorf("removing %d published events: %w", len(seqs), err)
+	}
+	return nil
+}
+
+// publishAll publishes the batch asynchronously and waits (5 s at most) for
+// every ack. It returns the seqs of the acknowledged events and an error
+// if any publish failed; those stay in the outbox for the next pass.
+func (r *Relay) publishAll(ctx context.Context, batch []outboxRow) ([]int64, error) {
+	type inflight struct {
+		o    outboxRow
+		span trace.Span
+		fut  jetstream.PubAckFuture
+	}
+	flights := make([]inflight, 0, len(batch))
+	var firstErr error
+	fail := func(o outboxRow, span trace.Span, err error) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
+		span.End()
+		r.failures.Inc()
+		if firstErr == nil {
+			firstErr = fmt.Errorf("publishing %s %s: %w", o.eventType, o.eventID, err)
+		}
+	}
+	for _, o := range batch {
+		msg, span := r.message(ctx, o)
+		if err := r.deps.Faults.Fail(faults.NATS); err != nil {
+			fail(o, span, err)
+			break // as when the connection is down
+		}
+		fut, err := r.deps.JetStream.PublishMsgAsync(msg, jetstream.WithMsgID(o.eventID))
+		if err != nil {
+			fail(o, span, err)
+			break // the connection is likely down: do not queue the rest
+		}
+		flights = append(flights, inflight{o: o, span: span, fut: fut})
+	}
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	acked := make([]int64, 0, len(flights))
+	for _, f := range flights {
+		select {
+		case <-f.fut.Ok():
+			f.span.End()
+			acked = append(acked, f.o.seq)
+			r.published.WithLabelValues(f.o.eventType).Inc()
+		case err := <-f.fut.Err():
+			fail(f.o, f.span, err)
+		case <-timeout.C:
+			fail(f.o, f.span, errors.New("no ack within 5s"))
+			timeout.Reset(0) // the rest fail at once (their acks may still come; the duplicate window absorbs the re-publish)
+		case <-ctx.Done():
+			fail(f.o, f.span, ctx.Err())
+		}
+	}
+	return acked, firstErr
+}
+
+// message builds the NATS message of an outbox row, in a producer span
+// joined to the trace of the request that wrote the event.
+func (r *Relay) message(ctx context.Context, o outboxRow) (*nats.Msg, trace.Span) {
 	carrier := propagation.MapCarrier{}
 	_ = json.Unmarshal([]byte(o.headers), &carrier)
 	pctx := r.deps.Propagator.Extract(ctx, carrier)
@@ -192,21 +325,12 @@ func (r *Relay) publish(ctx context.Context, o outboxRow) error {
 	pctx, span := r.deps.Tracer.Start(pctx, "send "+subject, trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(semconv.MessagingSystemKey.String("nats"), semconv.MessagingDestinationName(subject),
 			semconv.MessagingOperationTypeSend, semconv.MessagingMessageID(o.eventID)))
-	defer span.End()
-
 	msg := nats.NewMsg(subject)
 	msg.Data = o.payload
 	msg.Header.Set(HeaderEventID, o.eventID)
 	msg.Header.Set(HeaderOccurredAt, strconv.FormatInt(o.created, 10))
 	r.deps.Propagator.Inject(pctx, propagation.HeaderCarrier(msg.Header))
-	pubCtx, cancel := context.WithTimeout(pctx, 5*time.Second)
-	defer cancel()
-	if _, err := r.deps.JetStream.PublishMsg(pubCtx, msg, jetstream.WithMsgID(o.eventID)); err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "publish failed")
-		return fmt.Errorf("publishing %s %s: %w", o.eventType, o.eventID, err)
-	}
-	return nil
+	return msg, span
 }
 
 func (r *Relay) updateBacklog(ctx context.Context) error {

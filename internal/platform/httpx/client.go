@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
 
@@ -27,6 +28,7 @@ type Client struct {
 	http       *http.Client
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	faults     *faults.Switch
 }
 
 // ClientConfig configures a Client.
@@ -37,6 +39,9 @@ type ClientConfig struct {
 	Timeout    time.Duration     // per-call deadline
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
+	// Faults, when set, fails the calls a dependency fault names this
+	// service in (ADR 0016), as a refused connection.
+	Faults *faults.Switch
 }
 
 // NewClient returns a client for one neighbour.
@@ -59,7 +64,7 @@ func NewClient(cfg ClientConfig) *Client {
 	return &Client{
 		name: cfg.Service, baseURL: base,
 		http:   &http.Client{Transport: tr, Timeout: cfg.Timeout},
-		tracer: cfg.Tracer, propagator: cfg.Propagator,
+		tracer: cfg.Tracer, propagator: cfg.Propagator, faults: cfg.Faults,
 	}
 }
 
@@ -97,7 +102,7 @@ func (c *Client) Do(ctx context.Context, method, path string, header http.Header
 	c.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	span.SetAttributes(semconv.URLFull(req.URL.String()))
 
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "transport error")
@@ -126,6 +131,14 @@ func (c *Client) Do(ctx context.Context, method, path string, header http.Header
 		return errs.Unavailable(c.name, fmt.Errorf("decoding %s %s: %w", method, path, err))
 	}
 	return nil
+}
+
+// send sends req, unless an injected fault fails it first.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if err := c.faults.Fail(c.name); err != nil {
+		return nil, fmt.Errorf("dialing %s: %w", c.name, err)
+	}
+	return c.http.Do(req)
 }
 
 func kindOfStatus(status int) errs.Kind {

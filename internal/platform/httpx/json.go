@@ -5,6 +5,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
@@ -96,12 +99,33 @@ func StatusOf(kind errs.Kind) int {
 // WriteError writes err in the RealWorld error shape. Internal errors are
 // logged with their cause and answered with a generic message: no internal
 // error text ever reaches a client.
+//
+// A request whose client hung up is answered (to no one) and counted as 499,
+// logged at info: it is not a server error, and no breaker, cooldown or
+// availability objective may count it as one. A database that cannot serve
+// is a 503 with Retry-After; a value it refuses is the client's 422.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if ClientGone(r, err) {
+		Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "client closed request",
+			slog.Int("status", StatusClientClosedRequest), slog.String("error", err.Error()))
+		WriteJSON(w, StatusClientClosedRequest, NewErrorBody("client closed request"))
+		return
+	}
 	e, ok := errors.AsType[*errs.Error](err)
-	if !ok {
-		e = &errs.Error{Kind: errs.KindInternal, Err: err}
+	if !ok || e.Kind == errs.KindInternal {
+		switch {
+		case database.IsInvalidValue(err):
+			e = &errs.Error{Kind: errs.KindInvalid, Messages: []string{"a value is too long, out of range or not valid text"}, Err: err}
+		case database.IsUnavailable(err):
+			e = &errs.Error{Kind: errs.KindUnavailable, Messages: []string{"the service is temporarily unavailable"}, Err: err}
+		case !ok:
+			e = &errs.Error{Kind: errs.KindInternal, Err: err}
+		}
 	}
 	status := StatusOf(e.Kind)
+	if status == http.StatusServiceUnavailable && e.RetryAfter == 0 {
+		e.RetryAfter = unavailableRetryAfter
+	}
 	msgs := e.Messages
 	if status >= 500 {
 		attrs := append(telemetry.ErrorAttrs(err), slog.Int("status", status))
@@ -123,6 +147,22 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", FormatRetryAfter(e.RetryAfter))
 	}
 	WriteJSON(w, status, NewErrorBody(msgs...))
+}
+
+// StatusClientClosedRequest is nginx's non-standard status for a request
+// whose client went away before the answer: logs and metrics use it so a
+// hang-up is not counted as a server error.
+const StatusClientClosedRequest = 499
+
+// unavailableRetryAfter is what a 503 tells clients when its cause does
+// not know better.
+const unavailableRetryAfter = time.Second
+
+// ClientGone reports whether err is only the consequence of the client
+// having cancelled the request (it hung up): the request's context was
+// cancelled, not timed out.
+func ClientGone(r *http.Request, err error) bool {
+	return err != nil && errors.Is(r.Context().Err(), context.Canceled)
 }
 
 // DecodeJSON decodes the request body into dst. Malformed JSON, a wrong

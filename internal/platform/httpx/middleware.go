@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,13 +14,13 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
 
@@ -38,6 +39,9 @@ type routeInfo struct {
 	pattern string
 	handoff string // the backend the request was handed to in process
 	logged  bool   // the backend's Instrument left the access line to us
+	// faults is set when faults are active and this is the first
+	// Instrument of the process on the request: Routed injects them.
+	faults *faults.Switch
 }
 
 // HandOff marks the request in ctx as handed, as it is, to backend in this
@@ -57,6 +61,11 @@ type InstrumentConfig struct {
 	Metrics    *telemetry.HTTPMetrics
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
+	// Faults injects latency and 500s (ADR 0016) into the requests this
+	// Instrument is the first in the process to see: a request the gateway
+	// hands to a co-located service, or a call in process, is not delayed or
+	// failed twice. Nil: none.
+	Faults *faults.Switch
 }
 
 // Instrument is the outer part of the one middleware chain, in this order:
@@ -68,7 +77,8 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 		rec := &StatusRecorder{ResponseWriter: w}
 		ri := &routeInfo{}
 		quiet := false // the caller in this process writes the access line
-		if outer, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && outer.handoff != "" && !outer.logged {
+		outer, nested := r.Context().Value(routeKey{}).(*routeInfo)
+		if nested && outer.handoff != "" && !outer.logged {
 			outer.logged, quiet = true, true
 		}
 
@@ -88,7 +98,7 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 				semconv.HTTPRequestMethodKey.String(r.Method),
 				semconv.URLPath(r.URL.Path),
 				semconv.URLScheme(scheme(r)),
-				semconv.ClientAddress(remoteHost(r.RemoteAddr)),
+				semconv.ClientAddress(peerIP(r.RemoteAddr)),
 				semconv.ServerAddress(r.Host),
 				semconv.UserAgentOriginal(r.UserAgent()),
 			))
@@ -144,8 +154,29 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 			}
 			log.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n]...)
 		}()
+		if !nested && cfg.Faults.Active() {
+			ri.faults = cfg.Faults
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// injectFault delays the request (the route's handler has not run yet) and, for the API, may answer it 500 with
+// the error shape and log of any 5xx; it reports whether it answered.
+func injectFault(sw *faults.Switch, w http.ResponseWriter, r *http.Request) bool {
+	if d := sw.Delay(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") && sw.FailRequest() {
+		WriteError(w, r, errors.New("fault injection: injected error (errors fault)"))
+		return true
+	}
+	return false
 }
 
 // scheme is the request's url.scheme (TLS ends in front of us, if anywhere).
@@ -156,18 +187,25 @@ func scheme(r *http.Request) string {
 	return "http"
 }
 
-// remoteHost is the peer's address without its port (client.address).
-func remoteHost(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
-}
-
 // Routed wraps a mux so that the matched pattern (without its method) is
 // recorded for Instrument. Patterns are written "METHOD /path/{param}".
+// It is also where injected latency and errors (InstrumentConfig.Faults)
+// take effect: the route is known, so the metrics, spans and logs of an
+// injected failure carry it like those of a real one.
 func Routed(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && ri.faults != nil {
+			_, pattern := mux.Handler(r)
+			if _, path, found := strings.Cut(pattern, " "); found {
+				pattern = path
+			}
+			ri.pattern = pattern
+			sw := ri.faults
+			ri.faults = nil // once per request, whichever Routed comes first
+			if injectFault(sw, w, r) {
+				return
+			}
+		}
 		// ServeMux sets r.Pattern on this very request; read it even when the
 		// handler panics, so the panic is attributed to its route.
 		defer func() {
@@ -186,11 +224,6 @@ func Routed(mux *http.ServeMux) http.Handler {
 // NotFound is the JSON answer for a path no route matches.
 func NotFound(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusNotFound, NewErrorBody("no route for "+r.Method+" "+r.URL.Path))
-}
-
-// AddSpanAttributes adds attributes to the current server span.
-func AddSpanAttributes(ctx context.Context, attrs ...attribute.KeyValue) {
-	trace.SpanFromContext(ctx).SetAttributes(attrs...)
 }
 
 // LimitBody rejects bodies over max bytes with 413 (by Content-Length at once,
@@ -216,24 +249,82 @@ func Timeout(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-// ClientIP returns the caller's IP: X-Real-IP when the direct peer is a
-// trusted proxy (the gateway), else the peer address.
+// ClientIP returns the address limits and logs attribute r to. It is the
+// one trust rule of every listener: forwarded headers are believed only when
+// the direct peer is in trusted (a proxy we run or chose), and then the
+// client is the right-most X-Forwarded-For entry that is not itself a trusted
+// proxy. Entries left of that one were written by the client and are never
+// used. When every entry is trusted, the left-most is the client; an entry
+// that is not an IP stops the walk at the last trusted hop. With no trusted
+// proxies (or an untrusted peer) the peer address is the client.
 func ClientIP(r *http.Request, trusted []*net.IPNet) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	peer := peerIP(r.RemoteAddr)
+	if len(trusted) == 0 || !ipIn(peer, trusted) {
+		return peer
 	}
-	if real := r.Header.Get("X-Real-Ip"); real != "" && ipIn(host, trusted) && net.ParseIP(real) != nil {
-		return real
+	hops := r.Header.Values("X-Forwarded-For")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		entries := strings.Split(hops[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			ip := net.ParseIP(strings.TrimSpace(entries[j]))
+			if ip == nil {
+				return client
+			}
+			client = ip.String()
+			if !ipNetsContain(trusted, ip) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// ForwardedHTTPS reports whether the client reached us over TLS: directly, or
+// through a trusted proxy that says so in X-Forwarded-Proto (same trust rule
+// as ClientIP).
+func ForwardedHTTPS(r *http.Request, trusted []*net.IPNet) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !ipIn(peerIP(r.RemoteAddr), trusted) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// SetForwarded replaces the forwarded headers of a request handed to a
+// backend with what this hop decided: the client IP and whether it came over
+// TLS. Nothing the client wrote passes through.
+func SetForwarded(h http.Header, clientIP string, https bool) {
+	h.Del("X-Real-Ip")
+	h.Set("X-Forwarded-For", clientIP)
+	if https {
+		h.Set("X-Forwarded-Proto", "https")
+	} else {
+		h.Set("X-Forwarded-Proto", "http")
+	}
+}
+
+// peerIP is the direct peer's address without its port.
+func peerIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
 	}
 	return host
 }
 
 func ipIn(s string, nets []*net.IPNet) bool {
 	ip := net.ParseIP(s)
-	if ip == nil {
-		return false
-	}
+	return ip != nil && ipNetsContain(nets, ip)
+}
+
+func ipNetsContain(nets []*net.IPNet, ip net.IP) bool {
 	for _, n := range nets {
 		if n.Contains(ip) {
 			return true

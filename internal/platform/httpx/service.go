@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
+	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 )
 
@@ -24,6 +25,7 @@ type ServiceConfig struct {
 	Propagator   propagation.TextMapPropagator
 	Verifier     *authn.Verifier // tokens are verified again in every service
 	MaxBodyBytes int64
+	Faults       *faults.Switch // latency and errors injected at the process's edge (nil: none)
 }
 
 // Router collects a service's routes and builds its instrumented handler.
@@ -48,6 +50,30 @@ func (rt *Router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 	rt.Handle(pattern, Handler(h))
 }
 
+// Route is one entry of a service's route table: the pattern
+// ("METHOD /path/{param}") and its handler. A service declares its table
+// once; it registers it, and the gateway and the docs read its patterns.
+type Route struct {
+	Pattern string
+	Handler func(http.ResponseWriter, *http.Request) error
+}
+
+// HandleRoutes registers every route of a table.
+func (rt *Router) HandleRoutes(routes []Route) {
+	for _, r := range routes {
+		rt.HandleFunc(r.Pattern, r.Handler)
+	}
+}
+
+// Patterns returns the patterns of a route table, in its order.
+func Patterns(routes []Route) []string {
+	out := make([]string, len(routes))
+	for i, r := range routes {
+		out[i] = r.Pattern
+	}
+	return out
+}
+
 // Patterns returns the registered patterns.
 func (rt *Router) Patterns() []string { return rt.patterns }
 
@@ -68,5 +94,6 @@ func (rt *Router) Build(cfg ServiceConfig) http.Handler {
 		Metrics:    telemetry.NewHTTPMetrics(cfg.Registerer),
 		Tracer:     cfg.Tracer,
 		Propagator: cfg.Propagator,
+		Faults:     cfg.Faults,
 	}, h)
 }

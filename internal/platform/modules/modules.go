@@ -20,6 +20,15 @@ type Service interface {
 	Stop(ctx context.Context) error
 }
 
+// Failer is implemented by a service that runs background work (an outbox
+// relay, event consumers): Failed delivers the error that ended such work
+// while the service was meant to be running. The manager then reports the
+// module as failed (see Manager.Failed) and the process shuts down, instead
+// of carrying on without it.
+type Failer interface {
+	Failed() <-chan error
+}
+
 // Funcs adapts two functions to Service.
 type Funcs struct {
 	StartFunc func(ctx context.Context) error
@@ -56,11 +65,18 @@ type Manager struct {
 	order    []string // initialised modules, dependencies first
 	services map[string]Service
 	running  bool
+
+	failed   chan error    // the first module failure after Start
+	stopping chan struct{} // closed by Stop: ends the failure watchers
+	watchers sync.WaitGroup
 }
 
 // New returns an empty manager.
 func New() *Manager {
-	return &Manager{modules: map[string]*module{}, services: map[string]Service{}}
+	return &Manager{
+		modules: map[string]*module{}, services: map[string]Service{},
+		failed: make(chan error, 1), stopping: make(chan struct{}),
+	}
 }
 
 // Register adds a module. Public modules can be asked for as targets;
@@ -134,7 +150,9 @@ func (m *Manager) Resolve(targets []string) ([]string, error) {
 	return order, nil
 }
 
-// Init initialises targets and their dependencies, in order.
+// Init initialises targets and their dependencies, in order. If one fails,
+// the services of the modules initialised before it are stopped in reverse
+// order, so what they opened (databases, connections) is closed.
 func (m *Manager) Init(ctx context.Context, targets []string) error {
 	order, err := m.Resolve(targets)
 	if err != nil {
@@ -147,7 +165,11 @@ func (m *Manager) Init(ctx context.Context, targets []string) error {
 		}
 		svc, err := mod.init(ctx)
 		if err != nil {
-			return fmt.Errorf("initialising module %s: %w", name, err)
+			err = fmt.Errorf("initialising module %s: %w", name, err)
+			m.mu.Lock()
+			order := slices.Clone(m.order)
+			m.mu.Unlock()
+			return errors.Join(err, m.stop(context.WithoutCancel(ctx), order))
 		}
 		m.mu.Lock()
 		m.order = append(m.order, name)
@@ -157,13 +179,6 @@ func (m *Manager) Init(ctx context.Context, targets []string) error {
 		m.mu.Unlock()
 	}
 	return nil
-}
-
-// Has reports whether the named module was initialised.
-func (m *Manager) Has(name string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Contains(m.order, name)
 }
 
 // Start starts the services in dependency order. If one fails, those already
@@ -178,15 +193,35 @@ func (m *Manager) Start(ctx context.Context) error {
 			continue
 		}
 		if err := svc.Start(ctx); err != nil {
-			_ = m.stop(context.WithoutCancel(ctx), order[:i])
-			return fmt.Errorf("starting module %s: %w", name, err)
+			err = fmt.Errorf("starting module %s: %w", name, err)
+			return errors.Join(err, m.stop(context.WithoutCancel(ctx), order[:i]))
 		}
 	}
 	m.mu.Lock()
 	m.running = true
 	m.mu.Unlock()
+	for _, name := range order {
+		f, ok := m.services[name].(Failer)
+		if !ok {
+			continue
+		}
+		m.watchers.Go(func() {
+			select {
+			case err := <-f.Failed():
+				select {
+				case m.failed <- fmt.Errorf("module %s failed: %w", name, err):
+				default: // one failure is enough to shut down
+				}
+			case <-m.stopping:
+			}
+		})
+	}
 	return nil
 }
+
+// Failed delivers the first failure of a running module's background work.
+// The process should then shut down (Stop) and exit non-zero.
+func (m *Manager) Failed() <-chan error { return m.failed }
 
 // Running reports whether every module has started and none has stopped.
 func (m *Manager) Running() bool {
@@ -201,7 +236,13 @@ func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	m.running = false
 	order := slices.Clone(m.order)
+	select {
+	case <-m.stopping:
+	default:
+		close(m.stopping)
+	}
 	m.mu.Unlock()
+	m.watchers.Wait()
 	return m.stop(ctx, order)
 }
 

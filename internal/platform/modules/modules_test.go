@@ -3,7 +3,9 @@ package modules
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -96,4 +98,72 @@ func TestCycleIsReported(t *testing.T) {
 	m.DependsOn("b", "a")
 	_, err := m.Resolve([]string{"a"})
 	require.ErrorContains(t, err, "dependency cycle")
+}
+
+func TestFailedInitClosesWhatEarlierModulesOpened(t *testing.T) {
+	t.Parallel()
+	r := &recorder{}
+	m := New()
+	m.Register("db", false, r.module("db", false))
+	m.Register("server", false, r.module("server", false))
+	m.Register("users", true, func(context.Context) (Service, error) { return nil, errors.New("bad config") })
+	m.DependsOn("users", "server", "db")
+	err := m.Init(context.Background(), []string{"users"})
+	require.ErrorContains(t, err, "initialising module users: bad config")
+	require.Equal(t, []string{"init db", "init server", "stop server", "stop db"}, r.events)
+}
+
+type failing struct {
+	Funcs
+	failed <-chan error
+}
+
+func (f failing) Failed() <-chan error { return f.failed }
+
+func TestBackgroundFailureIsReported(t *testing.T) {
+	t.Parallel()
+	w := &Workers{}
+	m := New()
+	m.Register("relay", true, func(context.Context) (Service, error) {
+		return failing{Funcs: Funcs{StopFunc: w.Stop}, failed: w.Failed()}, nil
+	})
+	ctx := context.Background()
+	require.NoError(t, m.Init(ctx, []string{"relay"}))
+	require.NoError(t, m.Start(ctx))
+	w.Go("outbox relay", func(context.Context) error { return errors.New("database gone") })
+	select {
+	case err := <-m.Failed():
+		require.ErrorContains(t, err, "module relay failed: outbox relay: database gone")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker's failure was not reported")
+	}
+	require.NoError(t, m.Stop(ctx))
+}
+
+func TestWorkersReportPanicsAndWaitOnStop(t *testing.T) {
+	t.Parallel()
+	w := &Workers{}
+	w.Go("consumer", func(context.Context) error { panic("nil map") })
+	select {
+	case err := <-w.Failed():
+		require.ErrorContains(t, err, "consumer: panic: nil map")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the panic was not reported")
+	}
+
+	w = &Workers{}
+	var exited atomic.Bool
+	w.Go("relay", func(ctx context.Context) error {
+		<-ctx.Done()
+		time.Sleep(50 * time.Millisecond) // a final pass
+		exited.Store(true)
+		return ctx.Err()
+	})
+	require.NoError(t, w.Stop(context.Background()))
+	require.True(t, exited.Load(), "Stop returned before the worker did")
+	select {
+	case err := <-w.Failed():
+		t.Fatalf("a worker stopped by Stop was reported: %v", err)
+	default:
+	}
 }

@@ -12,6 +12,9 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -90,8 +93,23 @@ func NewMemory(m *Metrics) *Memory {
 	return &Memory{windows: map[string]*window{}, now: time.Now, metrics: m}
 }
 
+// MaxKeyLen is the longest key kept as it is; longer keys (built from
+// client input, such as an email) are replaced by their SHA-256, so a
+// client cannot make the limiter hold megabytes per key.
+const MaxKeyLen = 64
+
+// boundKey returns key, or its hash when it is longer than MaxKeyLen.
+func boundKey(key string) string {
+	if len(key) <= MaxKeyLen {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // Allow implements Limiter.
 func (l *Memory) Allow(_ context.Context, rule Rule, key string) Decision {
+	key = boundKey(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -112,6 +130,18 @@ func (l *Memory) Allow(_ context.Context, rule Rule, key string) Decision {
 	}
 	w.count++
 	return l.metrics.decide(rule, w.count, start.Add(rule.Window).Sub(now))
+}
+
+// KeyBytes is the size of the keys the limiter holds (for tests and
+// capacity checks).
+func (l *Memory) KeyBytes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for k := range l.windows {
+		n += len(k)
+	}
+	return n
 }
 
 func (m *Metrics) fallback(rule Rule) {
@@ -175,6 +205,7 @@ return n`)
 
 // Allow implements Limiter.
 func (l *Redis) Allow(ctx context.Context, rule Rule, key string) Decision {
+	key = boundKey(key)
 	if !l.breaker.Allow() {
 		l.metrics.fallback(rule)
 		return l.fallback.Allow(ctx, rule, key)
@@ -200,6 +231,11 @@ func (l *Redis) add(ctx context.Context, rule Rule, key string, start time.Time,
 }
 
 func (l *Redis) failed(ctx context.Context, rule Rule, key string, err error) Decision {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The client hung up: Redis is not to blame, and nobody waits for
+		// the answer.
+		return l.fallback.Allow(ctx, rule, key)
+	}
 	l.breaker.Fail()
 	l.metrics.fallback(rule)
 	l.log.WarnContext(ctx, "rate limiter store unavailable, limiting locally", "rule", rule.Name, "error", err)

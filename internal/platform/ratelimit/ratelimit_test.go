@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +138,17 @@ func sharedRedis(t *testing.T) (*redis.Client, string) {
 		}
 	})
 	return client, prefix
+}
+
+// A key built from client input (a 1 MB "email") must not be kept as it is.
+func TestAbuse_Costs_LongKeysAreStoredBounded(t *testing.T) {
+	t.Parallel()
+	l := ratelimit.NewMemory(nil)
+	rule := ratelimit.Rule{Name: "t", Limit: 2, Window: time.Minute}
+	huge := strings.Repeat("x", 1<<20)
+	require.True(t, l.Allow(context.Background(), rule, huge).Allowed)
+	require.True(t, l.Allow(context.Background(), rule, huge).Allowed)
+	require.False(t, l.Allow(context.Background(), rule, huge).Allowed, "the same long key is still one budget")
+	require.True(t, l.Allow(context.Background(), rule, huge+"y").Allowed, "a different long key is another")
+	require.LessOrEqual(t, l.KeyBytes(), 4*(len(rule.Name)+1+len("sha256:")+64), "stored keys are hashes, not the input")
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -38,10 +39,11 @@ func ParseLevel(s string) (slog.Level, error) {
 
 // NewLogger returns a JSON logger whose records carry trace_id, span_id and
 // request_id from the context they are logged with. level may be changed at
-// run time (the admin port does that).
+// run time (the admin port does that). Repeated identical warnings and
+// errors are logged once per DedupeInterval (see dedupeHandler).
 func NewLogger(w io.Writer, level *slog.LevelVar) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
-	return slog.New(contextHandler{h})
+	return slog.New(newDedupeHandler(contextHandler{h}, DedupeInterval, time.Now))
 }
 
 type contextHandler struct{ slog.Handler }

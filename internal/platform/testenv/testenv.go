@@ -71,7 +71,8 @@ var Dialects = []database.Dialect{database.SQLite, database.Postgres}
 
 // OpenDB opens a migrated, empty database for service on dialect: a SQLite
 // file in a temp dir, or a fresh PostgreSQL schema dropped when the test ends.
-func OpenDB(t testing.TB, dialect database.Dialect, service string, migrations fs.FS) *database.DB {
+// Each opt may adjust the configuration (e.g. set Faults) before opening.
+func OpenDB(t testing.TB, dialect database.Dialect, service string, migrations fs.FS, opts ...func(*database.Config)) *database.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -79,6 +80,9 @@ func OpenDB(t testing.TB, dialect database.Dialect, service string, migrations f
 	if dialect == database.Postgres {
 		cfg.PostgresURL = URL(t, EnvPostgres)
 		cfg.Schema = Name("t_" + strings.ReplaceAll(service, "-", "_") + "_")
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	db, err := database.Open(ctx, cfg, nil, nil)
 	if err != nil {

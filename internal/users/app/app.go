@@ -14,8 +14,11 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/tungsten-blog/tungsten/internal/platform/authn"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 	"github.com/tungsten-blog/tungsten/internal/users/domain"
 )
@@ -36,6 +39,12 @@ type Repository interface {
 	// Taken reports which of username (case-insensitively) and email belong
 	// to an account other than exceptID.
 	Taken(ctx context.Context, username, email string, exceptID int64) (Taken, error)
+	// Reserved reports whether username (case-insensitively) was given up
+	// by an account other than exceptID after since.
+	Reserved(ctx context.Context, username string, exceptID int64, since time.Time) (bool, error)
+	// SnapshotPage returns up to limit profiles with IDs above afterID, in
+	// ID order, and the follows those users make.
+	SnapshotPage(ctx context.Context, afterID int64, limit int) ([]domain.Profile, []domain.FollowEvent, error)
 	// SetPasswordHash replaces the hash of user id if it still is old
 	// (compare-and-set, so a rehash never undoes a concurrent password change).
 	SetPasswordHash(ctx context.Context, id int64, old, hash string) error
@@ -50,6 +59,11 @@ type Tx interface {
 	// LockUser reads a user and locks the row until the transaction ends.
 	LockUser(ctx context.Context, id int64) (domain.User, error)
 	Taken(ctx context.Context, username, email string, exceptID int64) (Taken, error)
+	Reserved(ctx context.Context, username string, exceptID int64, since time.Time) (bool, error)
+	// ReserveUsername records that userID gave username up at at.
+	ReserveUsername(ctx context.Context, username string, userID int64, at time.Time) error
+	// DeleteUser removes the account and its follows, both ways.
+	DeleteUser(ctx context.Context, id int64) error
 	// CreateUser inserts u and returns it with its new ID. A username or
 	// email already in use is an errs.KindConflict error.
 	CreateUser(ctx context.Context, u domain.User) (domain.User, error)
@@ -72,6 +86,9 @@ type Config struct {
 	// HashConcurrency bounds concurrent argon2 computations (each holds
 	// Argon2.Memory KiB); 0 means GOMAXPROCS.
 	HashConcurrency int
+	// UsernameReservation is how long a username given up by a rename or a
+	// deleted account stays reserved for its last holder.
+	UsernameReservation time.Duration
 }
 
 // Deps are the use cases' collaborators.
@@ -92,6 +109,7 @@ type Service struct {
 	now         func() time.Time
 	random      io.Reader
 	slots       chan struct{} // argon2 concurrency
+	signups     chan struct{} // the share of slots registrations may hold
 	dummyHash   string        // verified against for unknown emails, so timing does not reveal accounts
 }
 
@@ -123,6 +141,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	s.slots = make(chan struct{}, n)
+	// Sign-ups may hold at most half the slots, so a flood of them (each an
+	// argon2 hash an anonymous client triggers) cannot starve sign-ins.
+	s.signups = make(chan struct{}, max(1, n/2))
 	dummy := make([]byte, 16)
 	if _, err := io.ReadFull(s.random, dummy); err != nil {
 		return nil, fmt.Errorf("users app: reading random bytes: %w", err)
@@ -142,17 +163,17 @@ func (s *Service) Register(ctx context.Context, username, email, password string
 		return domain.User{}, err
 	}
 	// A cheap check first, so a duplicate does not cost a password hash.
-	if err := checkTaken(ctx, s.repo, reg.Username, reg.Email, 0); err != nil {
+	if err := s.checkTaken(ctx, s.repo, reg.Username, reg.Email, 0); err != nil {
 		return domain.User{}, err
 	}
-	hash, err := s.hashPassword(ctx, reg.Password)
+	hash, err := s.signupHash(ctx, reg.Password)
 	if err != nil {
 		return domain.User{}, err
 	}
 	now := s.now().Truncate(time.Millisecond)
 	var created domain.User
 	err = s.repo.Transact(ctx, func(tx Tx) error {
-		if err := checkTaken(ctx, tx, reg.Username, reg.Email, 0); err != nil {
+		if err := s.checkTaken(ctx, tx, reg.Username, reg.Email, 0); err != nil {
 			return err
 		}
 		u, err := tx.CreateUser(ctx, domain.User{
@@ -186,7 +207,10 @@ func (s *Service) CheckCredentials(ctx context.Context, email, password string) 
 		return domain.User{}, errs.Invalid(msgs...)
 	}
 	invalid := errs.Unauthenticated("email or password is invalid")
-	u, err := s.repo.UserByEmail(ctx, email)
+	u, err := domain.User{}, errs.NotFound("account")
+	if storable(email) {
+		u, err = s.repo.UserByEmail(ctx, email)
+	}
 	if errs.Is(err, errs.KindNotFound) {
 		if _, err := s.verifyPassword(ctx, password, s.dummyHash); err != nil {
 			return domain.User{}, err
@@ -221,21 +245,122 @@ func (s *Service) rehash(ctx context.Context, u domain.User, password string) {
 	}
 }
 
-// CurrentUser returns the account of the caller's token.
-func (s *Service) CurrentUser(ctx context.Context, id int64) (domain.User, error) {
+var (
+	errNoAccount = errs.Unauthenticated("the account of this token no longer exists")
+	errRevoked   = authn.ErrRevoked
+)
+
+// CurrentUser returns the account of the caller's token (issued at
+// tokenVersion). The users service holds the token versions, so it refuses
+// a revoked token at once, before any event reaches the other services.
+func (s *Service) CurrentUser(ctx context.Context, id, tokenVersion int64) (domain.User, error) {
 	u, err := s.repo.UserByID(ctx, id)
 	if errs.Is(err, errs.KindNotFound) {
-		return domain.User{}, errs.Unauthenticated("the account of this token no longer exists")
+		return domain.User{}, errNoAccount
 	}
 	if err != nil {
 		return domain.User{}, fmt.Errorf("loading user %d: %w", id, err)
 	}
+	if tokenVersion < u.TokenVersion {
+		return domain.User{}, errRevoked
+	}
 	return u, nil
+}
+
+// SignOut revokes every token of the account issued so far (all its
+// sessions: tokens carry no session of their own).
+func (s *Service) SignOut(ctx context.Context, id, tokenVersion int64) error {
+	err := s.repo.Transact(ctx, func(tx Tx) error {
+		u, err := s.lockCaller(ctx, tx, id, tokenVersion)
+		if err != nil {
+			return err
+		}
+		u.TokenVersion++
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, domain.EventTokensRevoked, revocation(u, false, s.now()))
+	})
+	if err != nil {
+		return fmt.Errorf("signing user %d out: %w", id, err)
+	}
+	s.afterCommit()
+	return nil
+}
+
+// DeleteAccount deletes the caller's account and its follows, revokes its
+// tokens and keeps its username reserved (it may not be taken over by
+// someone else for UsernameReservation).
+func (s *Service) DeleteAccount(ctx context.Context, id, tokenVersion int64) error {
+	err := s.repo.Transact(ctx, func(tx Tx) error {
+		u, err := s.lockCaller(ctx, tx, id, tokenVersion)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if err := tx.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		if err := tx.ReserveUsername(ctx, u.Username, id, now); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(ctx, domain.EventUserDeleted, domain.UserDeletedEvent{ID: id, At: domain.Millis(now.UnixMilli())}); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, domain.EventTokensRevoked, revocation(u, true, now))
+	})
+	if err != nil {
+		return fmt.Errorf("deleting user %d: %w", id, err)
+	}
+	s.afterCommit()
+	return nil
+}
+
+// lockCaller locks the caller's account, refusing a revoked token.
+func (s *Service) lockCaller(ctx context.Context, tx Tx, id, tokenVersion int64) (domain.User, error) {
+	u, err := tx.LockUser(ctx, id)
+	if errs.Is(err, errs.KindNotFound) {
+		return domain.User{}, errNoAccount
+	}
+	if err != nil {
+		return domain.User{}, err
+	}
+	if tokenVersion < u.TokenVersion {
+		return domain.User{}, errRevoked
+	}
+	return u, nil
+}
+
+// revocation revokes the tokens of u below its (new) token version, or all
+// of them when deleted.
+func revocation(u domain.User, deleted bool, now time.Time) authn.Revocation {
+	v := u.TokenVersion
+	if deleted {
+		v++
+	}
+	return authn.Revocation{UserID: u.ID, MinVersion: v, Deleted: deleted, At: now.UnixMilli()}
+}
+
+// MaxSnapshotPage bounds the users of one snapshot page.
+const MaxSnapshotPage = 500
+
+// Snapshot returns a page of every account's public profile and follows,
+// for read models rebuilt from scratch (ADR 0011).
+func (s *Service) Snapshot(ctx context.Context, afterID int64, limit int) ([]domain.Profile, []domain.FollowEvent, error) {
+	if afterID < 0 {
+		return nil, nil, errs.Invalid("after must not be negative")
+	}
+	if limit <= 0 || limit > MaxSnapshotPage {
+		limit = MaxSnapshotPage
+	}
+	return s.repo.SnapshotPage(ctx, afterID, limit)
 }
 
 // UpdateUser applies changes to the caller's account. Changing nothing
 // writes nothing; a change to the public profile publishes users.user.updated.
-func (s *Service) UpdateUser(ctx context.Context, id int64, changes domain.Changes) (domain.User, error) {
+// A new password revokes every token issued before (the caller signs in
+// again with it); a new username keeps the old one reserved.
+func (s *Service) UpdateUser(ctx context.Context, id, tokenVersion int64, changes domain.Changes) (domain.User, error) {
 	c, err := domain.ValidateChanges(changes)
 	if err != nil {
 		return domain.User{}, err
@@ -250,10 +375,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, changes domain.Chang
 	var published bool
 	err = s.repo.Transact(ctx, func(tx Tx) error {
 		published = false
-		u, err := tx.LockUser(ctx, id)
-		if errs.Is(err, errs.KindNotFound) {
-			return errs.Unauthenticated("the account of this token no longer exists")
-		}
+		u, err := s.lockCaller(ctx, tx, id, tokenVersion)
 		if err != nil {
 			return err
 		}
@@ -266,13 +388,28 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, changes domain.Chang
 			return nil
 		}
 		if next.Username != u.Username || next.Email != u.Email {
-			if err := checkTaken(ctx, tx, next.Username, next.Email, id); err != nil {
+			if err := s.checkTaken(ctx, tx, next.Username, next.Email, id); err != nil {
 				return err
 			}
 		}
-		next.UpdatedAt = domain.NextVersion(u.UpdatedAt, s.now())
+		now := s.now()
+		next.UpdatedAt = domain.NextVersion(u.UpdatedAt, now)
+		if hash != "" {
+			next.TokenVersion++
+		}
 		if err := tx.UpdateUser(ctx, next); err != nil {
 			return err
+		}
+		if domain.UsernameKey(next.Username) != domain.UsernameKey(u.Username) {
+			if err := tx.ReserveUsername(ctx, u.Username, id, now); err != nil {
+				return err
+			}
+		}
+		if hash != "" {
+			published = true
+			if err := tx.Enqueue(ctx, domain.EventTokensRevoked, revocation(next, false, now)); err != nil {
+				return err
+			}
 		}
 		out = next
 		if public {
@@ -292,6 +429,9 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, changes domain.Chang
 
 // Profile returns the profile of username as viewerID (0: anonymous) sees it.
 func (s *Service) Profile(ctx context.Context, username string, viewerID int64) (domain.Profile, error) {
+	if !storable(username) {
+		return domain.Profile{}, errs.NotFound("profile")
+	}
 	p, err := s.repo.ProfileByUsername(ctx, username, viewerID)
 	if err != nil {
 		return domain.Profile{}, fmt.Errorf("loading profile %q: %w", username, err)
@@ -311,6 +451,9 @@ func (s *Service) Unfollow(ctx context.Context, followerID int64, username strin
 }
 
 func (s *Service) setFollow(ctx context.Context, followerID int64, username string, follow bool) (domain.Profile, error) {
+	if !storable(username) {
+		return domain.Profile{}, errs.NotFound("profile")
+	}
 	var p domain.Profile
 	var changed bool
 	err := s.repo.Transact(ctx, func(tx Tx) error {
@@ -343,7 +486,7 @@ func (s *Service) setFollow(ctx context.Context, followerID int64, username stri
 		if !changed {
 			return nil
 		}
-		return tx.Enqueue(ctx, eventType, domain.FollowEvent{FollowerID: followerID, FolloweeID: followee.ID, At: now.UnixMilli()})
+		return tx.Enqueue(ctx, eventType, domain.FollowEvent{FollowerID: followerID, FolloweeID: followee.ID, At: domain.Millis(now.UnixMilli())})
 	})
 	if err != nil {
 		verb := "following"
@@ -372,7 +515,7 @@ func (s *Service) Profiles(ctx context.Context, ids []int64, usernames []string)
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	keys := make([]string, 0, len(usernames))
 	for _, u := range usernames {
-		if u != "" {
+		if u != "" && storable(u) {
 			keys = append(keys, domain.UsernameKey(u))
 		}
 	}
@@ -390,13 +533,20 @@ func (s *Service) Profiles(ctx context.Context, ids []int64, usernames []string)
 
 type takenChecker interface {
 	Taken(ctx context.Context, username, email string, exceptID int64) (Taken, error)
+	Reserved(ctx context.Context, username string, exceptID int64, since time.Time) (bool, error)
 }
 
-// checkTaken turns used fields into one conflict error naming each.
-func checkTaken(ctx context.Context, q takenChecker, username, email string, exceptID int64) error {
+// checkTaken turns used fields into one conflict error naming each. A
+// username another account gave up within UsernameReservation is taken.
+func (s *Service) checkTaken(ctx context.Context, q takenChecker, username, email string, exceptID int64) error {
 	t, err := q.Taken(ctx, username, email, exceptID)
 	if err != nil {
 		return fmt.Errorf("checking username and email: %w", err)
+	}
+	if !t.Username && s.cfg.UsernameReservation > 0 {
+		if t.Username, err = q.Reserved(ctx, username, exceptID, s.now().Add(-s.cfg.UsernameReservation)); err != nil {
+			return fmt.Errorf("checking username and email: %w", err)
+		}
 	}
 	return ConflictError(t)
 }
@@ -418,6 +568,11 @@ func ConflictError(t Taken) error {
 
 // hashPassword and verifyPassword hold one of the argon2 slots, so a burst
 // of sign-ins cannot allocate Argon2.Memory each without bound.
+// storable reports whether s could be stored at all: PostgreSQL holds no NUL
+// and no invalid UTF-8 (SQLite would), so a lookup by such a name or email
+// matches nothing on either engine, instead of failing on one.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
 	var h string
 	err := s.withSlot(ctx, func() (err error) {
@@ -439,12 +594,46 @@ func (s *Service) verifyPassword(ctx context.Context, password, encoded string) 
 	return ok, err
 }
 
-func (s *Service) withSlot(ctx context.Context, fn func() error) error {
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return errs.Unavailable("password hashing", ctx.Err())
+// SlotWait is the longest a request waits for an argon2 slot. Past it the
+// answer is 503 with Retry-After: the queue is bounded by time, so a burst
+// turns into quick refusals instead of every request's deadline.
+const SlotWait = time.Second
+
+// errBusy is the answer when every slot stayed taken for SlotWait.
+var errBusy = &errs.Error{Kind: errs.KindUnavailable, Messages: []string{"the server is busy, try again shortly"}, RetryAfter: time.Second}
+
+func (s *Service) signupHash(ctx context.Context, password string) (string, error) {
+	release, err := acquire(ctx, s.signups)
+	if err != nil {
+		return "", err
 	}
-	defer func() { <-s.slots }()
+	defer release()
+	return s.hashPassword(ctx, password)
+}
+
+func (s *Service) withSlot(ctx context.Context, fn func() error) error {
+	release, err := acquire(ctx, s.slots)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return fn()
+}
+
+func acquire(ctx context.Context, sem chan struct{}) (release func(), err error) {
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	default:
+	}
+	t := time.NewTimer(SlotWait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, errs.Unavailable("password hashing", ctx.Err())
+	}
 }

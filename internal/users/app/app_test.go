@@ -81,7 +81,7 @@ func TestVersionsStrictlyIncrease(t *testing.T) {
 	prev := u.UpdatedAt
 	for i := range 3 {
 		bio := fmt.Sprintf("bio %d", i)
-		u, err = svc.UpdateUser(ctx, u.ID, domain.Changes{Bio: &bio})
+		u, err = svc.UpdateUser(ctx, u.ID, 0, domain.Changes{Bio: &bio})
 		require.NoError(t, err)
 		require.Equal(t, prev.Add(time.Millisecond), u.UpdatedAt)
 		prev = u.UpdatedAt
@@ -97,7 +97,7 @@ func TestVersionsStrictlyIncrease(t *testing.T) {
 		require.NoError(t, rows.Scan(&payload))
 		var ev domain.UserEvent
 		require.NoError(t, json.Unmarshal(payload, &ev))
-		versions = append(versions, ev.UpdatedAt)
+		versions = append(versions, int64(ev.UpdatedAt))
 	}
 	require.NoError(t, rows.Err())
 	base := frozen.UnixMilli()
@@ -193,7 +193,7 @@ func TestWaitingToHashHonoursTheContext(t *testing.T) {
 
 	// The slot stays taken until release, so the wait can only end with the
 	// deadline; the deadline is generous so the email lookup before it fits.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), app.SlotWait/2)
 	defer cancel()
 	_, err = svc.CheckCredentials(ctx, "nobody@x.y", "password123")
 	requireKind(t, err, errs.KindUnavailable, "password hashing is unavailable")
@@ -214,4 +214,37 @@ func requireKind(t *testing.T, err error, kind errs.Kind, msgs ...string) {
 	if len(msgs) > 0 {
 		require.Equal(t, msgs, e.Messages)
 	}
+}
+
+// Sign-ups hold at most half the argon2 slots and wait at most SlotWait for
+// one, so a flood of them answers 503 with Retry-After instead of queueing,
+// and sign-ins keep the rest of the slots.
+func TestAbuse_Costs_SignupsCannotStarveSignIns(t *testing.T) {
+	t.Parallel()
+	db := testenv.OpenDB(t, database.SQLite, "users", users.Migrations)
+	// New reads 32 bytes; the first registration's salt read then blocks,
+	// holding the only sign-up slot (of two hashing slots).
+	random := &gatedRandom{free: 32, blocked: make(chan struct{}), release: make(chan struct{})}
+	svc, err := app.New(app.Config{Argon2: cheap, HashConcurrency: 2},
+		app.Deps{Repo: sqlstore.New(db, propagation.TraceContext{}), Random: random})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.Register(context.Background(), "first", "first@x.y", "password123")
+		done <- err
+	}()
+	<-random.blocked
+
+	start := time.Now()
+	_, err = svc.Register(context.Background(), "second", "second@x.y", "password123")
+	requireKind(t, err, errs.KindUnavailable)
+	e, _ := errors.AsType[*errs.Error](err)
+	require.Positive(t, e.RetryAfter, "the client is told when to come back")
+	require.Less(t, time.Since(start), app.SlotWait+2*time.Second, "refused after a bounded wait, not at the request deadline")
+
+	_, err = svc.CheckCredentials(context.Background(), "nobody@x.y", "password123")
+	requireKind(t, err, errs.KindUnauthenticated) // a sign-in still got a slot
+
+	close(random.release)
+	require.NoError(t, <-done)
 }

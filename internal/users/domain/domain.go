@@ -18,6 +18,7 @@ type User struct {
 	Image        *string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time // the account's version: strictly increases with every change
+	TokenVersion int64     // tokens issued at a lower version are revoked (ADR 0011)
 }
 
 // Profile is the public part of a user, as seen by a viewer.

@@ -32,7 +32,7 @@ type Registration struct {
 // normalized (username trimmed, email trimmed and lower-cased). All problems
 // are reported together in one errs.Invalid.
 func ValidateRegistration(username, email, password string) (Registration, error) {
-	r := Registration{Username: strings.TrimSpace(username), Email: NormalizeEmail(email), Password: password}
+	r := Registration{Username: NormalizeUsername(username), Email: NormalizeEmail(email), Password: password}
 	var msgs []string
 	msgs = append(msgs, usernameProblems(r.Username)...)
 	msgs = append(msgs, emailProblems(r.Email)...)
@@ -61,7 +61,7 @@ func ValidateChanges(c Changes) (Changes, error) {
 	var msgs []string
 	var out Changes
 	if c.Username != nil {
-		s := strings.TrimSpace(*c.Username)
+		s := NormalizeUsername(*c.Username)
 		msgs = append(msgs, usernameProblems(s)...)
 		out.Username = &s
 	}
@@ -141,6 +141,9 @@ func usernameProblems(s string) []string {
 		return []string{tooLong("username", MaxUsernameLen)}
 	case !validUsername(s):
 		return []string{"username is invalid (use letters, digits, '_', '-' and '.')"}
+	}
+	if p := identityProblem(s); p != "" {
+		return []string{p}
 	}
 	return nil
 }

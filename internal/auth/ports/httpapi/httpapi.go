@@ -14,7 +14,7 @@ import (
 // Handlers serves the auth routes.
 type Handlers struct {
 	svc     *app.Service
-	trusted []*net.IPNet // proxies whose X-Real-IP is believed
+	trusted []*net.IPNet // proxies whose X-Forwarded-For is believed (httpx.ClientIP)
 }
 
 // New returns the handlers.
@@ -23,10 +23,18 @@ func New(svc *app.Service, trustedProxies []*net.IPNet) *Handlers {
 }
 
 // Register adds the routes to rt.
-func (h *Handlers) Register(rt *httpx.Router) {
-	rt.HandleFunc("POST /api/users", h.register)
-	rt.HandleFunc("POST /api/users/login", h.login)
-	rt.HandleFunc("GET /.well-known/jwks.json", h.jwks)
+func (h *Handlers) Register(rt *httpx.Router) { rt.HandleRoutes(h.routes()) }
+
+// Routes lists the auth service's routes; the gateway forwards the public
+// (/api/) ones here.
+func Routes() []string { return httpx.Patterns((&Handlers{}).routes()) }
+
+func (h *Handlers) routes() []httpx.Route {
+	return []httpx.Route{
+		{Pattern: "POST /api/users", Handler: h.register},
+		{Pattern: "POST /api/users/login", Handler: h.login},
+		{Pattern: "GET /.well-known/jwks.json", Handler: h.jwks},
+	}
 }
 
 type userEnvelope struct {
@@ -43,10 +51,11 @@ func (h *Handlers) register(w http.ResponseWriter, r *http.Request) error {
 	if in.User == nil {
 		return errs.Invalid("user can't be blank")
 	}
-	u, err := h.svc.Register(r.Context(), *in.User)
+	u, err := h.svc.Register(r.Context(), httpx.ClientIP(r, h.trusted), *in.User)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store") // the body carries a token
 	httpx.WriteJSON(w, http.StatusCreated, userEnvelope{u})
 	return nil
 }
@@ -68,6 +77,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store") // the body carries a token
 	httpx.WriteJSON(w, http.StatusOK, userEnvelope{u})
 	return nil
 }

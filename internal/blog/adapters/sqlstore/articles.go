@@ -97,6 +97,19 @@ func insertTags(ctx context.Context, tx *database.Tx, articleID int64, tags []st
 // CreateArticle stores a new article by author, valid and normalized, under
 // a free slug derived from its title, and enqueues blog.article.published.
 func (s *Store) CreateArticle(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string) (domain.Article, error) {
+	return s.createArticle(ctx, in, authorID, authorUsername, nil)
+}
+
+// CreateArticleOnce is CreateArticle that also stores the key and rendered
+// response of once in the same transaction; domain.ErrIdempotencyKeyUsed
+// (and nothing stored) when the user's key is taken.
+func (s *Store) CreateArticleOnce(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string,
+	once domain.Once[domain.Article]) (domain.Article, error) {
+	return s.createArticle(ctx, in, authorID, authorUsername, &once)
+}
+
+func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string,
+	once *domain.Once[domain.Article]) (domain.Article, error) {
 	base := domain.Slugify(in.Title)
 	var a domain.Article
 	err := s.transactSlug(ctx, func(tx *database.Tx) error {
@@ -114,6 +127,9 @@ func (s *Store) CreateArticle(ctx context.Context, in domain.ArticleInput, autho
 		if err != nil {
 			return fmt.Errorf("inserting article: %w", err)
 		}
+		if err := s.indexArticle(ctx, tx, id, in.Title, in.Description, in.Body); err != nil {
+			return err
+		}
 		if err := insertTags(ctx, tx, id, in.Tags); err != nil {
 			return err
 		}
@@ -122,8 +138,14 @@ func (s *Store) CreateArticle(ctx context.Context, in domain.ArticleInput, autho
 			Tags: tagsOrEmpty(slices.Clone(in.Tags)), AuthorID: authorID, AuthorUsername: authorUsername,
 			Category: in.Category, CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms),
 		}
-		return s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
-			ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms})
+		if err := s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
+			ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms}); err != nil {
+			return err
+		}
+		if once == nil {
+			return nil
+		}
+		return s.recordOnce(ctx, tx, once.IdempotencyKey, once.Status, func() ([]byte, error) { return once.Render(a) })
 	})
 	if err != nil {
 		return domain.Article{}, fmt.Errorf("creating article: %w", err)
@@ -158,6 +180,11 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 			newSlug, in.Title, in.Description, in.Body, nullIfEmpty(in.Category), ms, cur.ID)
 		if err != nil {
 			return fmt.Errorf("updating article: %w", err)
+		}
+		if in.Title != cur.Title || in.Description != cur.Description || in.Body != cur.Body {
+			if err := s.indexArticle(ctx, tx, cur.ID, in.Title, in.Description, in.Body); err != nil {
+				return err
+			}
 		}
 		if !slices.Equal(in.Tags, cur.Tags) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM article_tags WHERE article_id = $1`, cur.ID); err != nil {

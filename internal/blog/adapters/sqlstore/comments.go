@@ -25,6 +25,18 @@ func articleRef(ctx context.Context, q database.Querier, slug string) (id, autho
 
 // AddComment stores a comment on the article and enqueues blog.comment.added.
 func (s *Store) AddComment(ctx context.Context, slug string, authorID int64, authorUsername, body string) (domain.Comment, error) {
+	return s.addComment(ctx, slug, authorID, authorUsername, body, nil)
+}
+
+// AddCommentOnce is AddComment that also stores the key and rendered
+// response of once in the same transaction, as CreateArticleOnce.
+func (s *Store) AddCommentOnce(ctx context.Context, slug string, authorID int64, authorUsername, body string,
+	once domain.Once[domain.Comment]) (domain.Comment, error) {
+	return s.addComment(ctx, slug, authorID, authorUsername, body, &once)
+}
+
+func (s *Store) addComment(ctx context.Context, slug string, authorID int64, authorUsername, body string,
+	once *domain.Once[domain.Comment]) (domain.Comment, error) {
 	var c domain.Comment
 	err := s.db.Transact(ctx, func(tx *database.Tx) error {
 		articleID, _, err := articleRef(ctx, tx, slug)
@@ -39,8 +51,14 @@ func (s *Store) AddComment(ctx context.Context, slug string, authorID int64, aut
 		}
 		c = domain.Comment{ID: id, ArticleID: articleID, AuthorID: authorID, AuthorUsername: authorUsername, Body: body,
 			CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms)}
-		return s.enqueue(ctx, tx, domain.EventCommentAdded, domain.CommentEvent{
-			CommentID: id, ArticleID: articleID, Slug: slug, AuthorID: authorID, At: ms})
+		if err := s.enqueue(ctx, tx, domain.EventCommentAdded, domain.CommentEvent{
+			CommentID: id, ArticleID: articleID, Slug: slug, AuthorID: authorID, At: ms}); err != nil {
+			return err
+		}
+		if once == nil {
+			return nil
+		}
+		return s.recordOnce(ctx, tx, once.IdempotencyKey, once.Status, func() ([]byte, error) { return once.Render(c) })
 	})
 	if err != nil {
 		return domain.Comment{}, fmt.Errorf("adding comment to %q: %w", slug, err)

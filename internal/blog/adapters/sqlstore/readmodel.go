@@ -78,14 +78,28 @@ func (s *Store) UpsertAuthor(ctx context.Context, p domain.Profile) (applied boo
 // still holding p's username is stale (its user has since been renamed, or
 // the event saying so has not arrived) and is dropped; a miss on it later
 // falls back to the users service.
+//
+// When the username differs from the one held (or none was held), the
+// username stored with the author's articles and comments is rewritten too:
+// it is what readers see when neither the read model nor the users service
+// can name the author, and an old name may belong to someone else later.
 func (s *Store) UpsertAuthorTx(ctx context.Context, q database.Querier, p domain.Profile) (bool, error) {
 	var version int64
-	err := q.QueryRowContext(ctx, `SELECT version FROM authors WHERE id = $1`, p.ID).Scan(&version)
+	var username string
+	err := q.QueryRowContext(ctx, `SELECT version, username FROM authors WHERE id = $1`, p.ID).Scan(&version, &username)
 	switch {
 	case err == nil && version >= p.Version:
 		return false, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return false, fmt.Errorf("reading author %d: %w", p.ID, err)
+	}
+	if username != p.Username {
+		for _, table := range []string{"articles", "comments"} {
+			if _, err := q.ExecContext(ctx, `UPDATE `+table+` SET author_username = $1 WHERE author_id = $2 AND author_username <> $1`,
+				p.Username, p.ID); err != nil {
+				return false, fmt.Errorf("renaming author %d in %s: %w", p.ID, table, err)
+			}
+		}
 	}
 	key := domain.UsernameKey(p.Username)
 	if _, err := q.ExecContext(ctx, `DELETE FROM authors WHERE username_key = $1 AND id <> $2`, key, p.ID); err != nil {
@@ -105,6 +119,28 @@ func (s *Store) UpsertAuthorTx(ctx context.Context, q database.Querier, p domain
 		return false, fmt.Errorf("saving author %d: %w", p.ID, err)
 	}
 	return n > 0, nil
+}
+
+// DeleteAuthorTx forgets a deleted account and every follow from or to it.
+// Its articles and comments keep the username stored with them.
+func (s *Store) DeleteAuthorTx(ctx context.Context, q database.Querier, id int64) (bool, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM authors WHERE id = $1`, id)
+	if err != nil {
+		return false, fmt.Errorf("deleting author %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("deleting author %d: %w", id, err)
+	}
+	res, err = q.ExecContext(ctx, `DELETE FROM author_follows WHERE follower_id = $1 OR followee_id = $1`, id)
+	if err != nil {
+		return false, fmt.Errorf("deleting follows of author %d: %w", id, err)
+	}
+	m, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("deleting follows of author %d: %w", id, err)
+	}
+	return n+m > 0, nil
 }
 
 // ApplyFollowTx records a follow or unfollow unless a later one (by At) is

@@ -27,6 +27,9 @@ type Store struct {
 	db   *database.DB
 	prop propagation.TextMapPropagator
 	now  func() time.Time
+
+	maxMatches   int // MaxSearchMatches; smaller in tests
+	searchWindow int // SearchWindowRows; smaller in tests
 }
 
 // New returns a store over db. prop stores the trace context with outbox
@@ -38,7 +41,7 @@ func New(db *database.DB, prop propagation.TextMapPropagator, now func() time.Ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, prop: prop, now: now}
+	return &Store{db: db, prop: prop, now: now, maxMatches: MaxSearchMatches, searchWindow: SearchWindowRows}
 }
 
 // slugAttempts bounds the retries of a write whose slug was taken by a

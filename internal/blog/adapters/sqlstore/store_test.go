@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -125,6 +126,9 @@ var contract = []struct {
 	{"SlugUniqueness", testSlugs},
 	{"Filters", testFilters},
 	{"Search", testSearch},
+	{"SearchRanking", testRanking},
+	{"SearchReindex", testReindex},
+	{"SearchBounds", testSearchBounds},
 	{"OrderingCountsPagination", testPaging},
 	{"Favorites", testFavorites},
 	{"Comments", testComments},
@@ -323,6 +327,8 @@ func testSearch(f *fixture) {
 	dragon := in("How to train your dragon", "Ever wonder how?", "Very carefully.")
 	uber := in("Über Straße", "Grüße aus München", "Привет мир и 東京タワー")
 	quote := in(`He said "OR" (twice)`, "stars * and NEAR", "AND NOT")
+	ko := in("쿠버네티스 관측 가능성", "Prometheus와 Kubernetes",
+		"프로메테우스와 그라파나로 모니터링을 구축했습니다. 분산 추적은 예거를 사용합니다.")
 	search := func(q string) []string {
 		terms := domain.SearchTerms(q)
 		if len(terms) == 0 {
@@ -355,6 +361,16 @@ func testSearch(f *fixture) {
 		{`-dragon`, []string{dragon.Slug}}, // no negation syntax
 		{`title:dragon`, []string{}},       // no column filters
 		{"nothing-here", []string{}},
+		// Korean: particles, 2-character words, prefixes, mixed scripts.
+		{"모니터링", []string{ko.Slug}},
+		{"예거", []string{ko.Slug}},
+		{"쿠버", []string{ko.Slug}},
+		{"쿠", []string{ko.Slug}},
+		{"그라파나 prom", []string{ko.Slug}},
+		{"kubernetes 모니터링", []string{ko.Slug}},
+		{"모니터링을 구축", []string{ko.Slug}},
+		{"링모니", []string{}}, // bigrams must be in sequence
+		{"예거 dragon", []string{}},
 	} {
 		if got := search(tt.q); !slices.Equal(got, tt.want) {
 			t.Errorf("search %q = %q, want %q", tt.q, got, tt.want)
@@ -388,6 +404,119 @@ func testSearch(f *fixture) {
 	p := f.list(domain.ListQuery{Terms: domain.SearchTerms("über"), AuthorID: 1})
 	if p.Total != 1 {
 		t.Errorf("search+author total %d", p.Total)
+	}
+	// Results carry a snippet of where they matched, and no body.
+	p = f.list(domain.ListQuery{Terms: domain.SearchTerms("모니터링")})
+	if len(p.Articles) != 1 || p.Articles[0].Body != "" {
+		t.Fatalf("search 모니터링: %+v", p.Articles)
+	}
+	var marked []string
+	for _, part := range p.Articles[0].Snippet {
+		if part.Match {
+			marked = append(marked, part.Text)
+		}
+	}
+	if !slices.Equal(marked, []string{"모니터링"}) {
+		t.Errorf("snippet %+v marks %q", p.Articles[0].Snippet, marked)
+	}
+}
+
+// testRanking: a match in the title ranks above one in the description,
+// which ranks above one in the body, whatever their age.
+func testRanking(f *fixture) {
+	t := f.t
+	in := func(title, desc, body string) string {
+		a, err := f.store.CreateArticle(f.ctx, domain.ArticleInput{Title: title, Description: desc, Body: body}, 1, "user1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Slug
+	}
+	title := in("그라파나 대시보드", "설명입니다", "본문입니다. 오늘은 날씨가 좋습니다.")
+	desc := in("대시보드 이야기", "그라파나로 만든 화면", "본문입니다. 오늘은 날씨가 좋습니다.")
+	body := in("화면 이야기", "설명입니다", "본문에서 그라파나를 잠깐 언급합니다.")
+	_ = in("다른 이야기", "설명입니다", "관계없는 글입니다.")
+	p := f.list(domain.ListQuery{Terms: domain.SearchTerms("그라파나")})
+	if got := slugs(p); !slices.Equal(got, []string{title, desc, body}) || p.Total != 3 {
+		t.Errorf("ranked %q (total %d), want %q", got, p.Total, []string{title, desc, body})
+	}
+	// Paging through ranked results keeps the order.
+	p1 := f.list(domain.ListQuery{Terms: domain.SearchTerms("그라파나"), Limit: 2})
+	p2 := f.list(domain.ListQuery{Terms: domain.SearchTerms("그라파나"), Limit: 2, Offset: 2})
+	if got := append(slugs(p1), slugs(p2)...); !slices.Equal(got, []string{title, desc, body}) {
+		t.Errorf("paged %q", got)
+	}
+}
+
+// testSearchBounds: a search ranks the newest maxMatches text matches only,
+// and counts at most that many; PostgreSQL's first look among the newest
+// articles (the window) finds the same ones as a search of the whole table.
+func testSearchBounds(f *fixture) {
+	t := f.t
+	var all, rare []string
+	for i := range 12 {
+		title := fmt.Sprintf("흔한 글 %d", i)
+		if i < 3 {
+			title += " 드문"
+		}
+		a := f.create(title, 1, nil, "")
+		all = append([]string{a.Slug}, all...)
+		if i < 3 {
+			rare = append([]string{a.Slug}, rare...)
+		}
+	}
+	search := func(q string) domain.Page {
+		return f.list(domain.ListQuery{Terms: domain.SearchTerms(q), Limit: 20})
+	}
+	full := search("흔한")
+	// Every article matches 흔한: a window of the newest 4 cannot hold 5 matches, so the
+	// whole table is searched; a window of 8 holds them.
+	for _, window := range []int{4, 8} {
+		f.store.SetSearchBounds(5, window)
+		p := search("흔한")
+		if p.Total != 5 || !slices.Equal(slugsSorted(p), slices.Sorted(slices.Values(all[:5]))) {
+			t.Errorf("window %d: %q (total %d), want the newest 5 of %q", window, slugs(p), p.Total, all)
+		}
+		// A rare word's matches lie outside the window: still found.
+		if p := search("드문"); p.Total != 3 || !slices.Equal(slugsSorted(p), slices.Sorted(slices.Values(rare))) {
+			t.Errorf("window %d, rare: %q (total %d), want %q", window, slugs(p), p.Total, rare)
+		}
+	}
+	if full.Total != 12 {
+		t.Errorf("unbounded: total %d", full.Total)
+	}
+}
+
+func slugsSorted(p domain.Page) []string { return slices.Sorted(slices.Values(slugs(p))) }
+
+// testReindex: articles the index lacks (written before it existed) are
+// found once Reindex ran, and only they are indexed.
+func testReindex(f *fixture) {
+	t := f.t
+	a := f.create("예전 글", 1, nil, "")
+	b := f.create("새 글", 1, nil, "")
+	drop := `DELETE FROM articles_search WHERE rowid = $1`
+	if f.db.Dialect == database.Postgres {
+		drop = `UPDATE articles SET search = NULL WHERE id = $1`
+	}
+	if _, err := f.db.ExecContext(f.ctx, drop, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.list(domain.ListQuery{Terms: domain.SearchTerms("예전")}); p.Total != 0 {
+		t.Fatalf("unindexed article found: %q", slugs(p))
+	}
+	n, err := f.store.Reindex(f.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Reindex = %d, %v; want 1", n, err)
+	}
+	if p := f.list(domain.ListQuery{Terms: domain.SearchTerms("예전")}); !slices.Equal(slugs(p), []string{a.Slug}) {
+		t.Errorf("after reindex: %q", slugs(p))
+	}
+	if p := f.list(domain.ListQuery{Terms: domain.SearchTerms("글")}); p.Total != 2 {
+		t.Errorf("글: %q, want %s and %s", slugs(p), a.Slug, b.Slug)
+	}
+	if n, err := f.store.Reindex(f.ctx); err != nil || n != 0 {
+		t.Errorf("second Reindex = %d, %v; want 0", n, err)
 	}
 }
 

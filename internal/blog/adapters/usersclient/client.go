@@ -4,15 +4,14 @@ package usersclient
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
+	"github.com/tungsten-blog/tungsten/internal/users/userevents"
 )
 
 // ProfilesPath is the users service's batch lookup endpoint.
@@ -25,50 +24,9 @@ type Client struct{ http *httpx.Client }
 // transport), the deadline and the tracing.
 func New(c *httpx.Client) *Client { return &Client{http: c} }
 
-// Profile is one entry of the lookup answer, and also the payload of the
-// users.user.registered and users.user.updated events.
-type Profile struct {
-	ID        int64   `json:"id"`
-	Username  string  `json:"username"`
-	Bio       *string `json:"bio"`
-	Image     *string `json:"image"`
-	UpdatedAt Millis  `json:"updatedAt"`
-}
-
-// Domain converts p for the read model; its version is updatedAt.
-func (p Profile) Domain() domain.Profile {
-	return domain.Profile{ID: p.ID, Username: p.Username, Bio: p.Bio, Image: p.Image, Version: int64(p.UpdatedAt)}
-}
-
-// Millis is a unix-millisecond timestamp that also decodes from an RFC 3339
-// string, so the blog does not break if users chooses that form.
-type Millis int64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (m *Millis) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*m = 0
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("decoding timestamp: %w", err)
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return fmt.Errorf("decoding timestamp %q: %w", s, err)
-		}
-		*m = Millis(t.UnixMilli())
-		return nil
-	}
-	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("decoding timestamp: %w", err)
-	}
-	*m = Millis(n)
-	return nil
-}
+// Profile is one entry of the lookup answer: the users contract's profile,
+// also the payload of users.user.registered and users.user.updated.
+type Profile = userevents.User
 
 // maxPerCall bounds the IDs and usernames sent in one request (URL length).
 const maxPerCall = 100
@@ -94,8 +52,29 @@ func (c *Client) Lookup(ctx context.Context, ids []int64, usernames []string) ([
 			return nil, fmt.Errorf("looking up profiles: %w", err)
 		}
 		for _, p := range resp.Profiles {
-			out = append(out, p.Domain())
+			out = append(out, domain.ProfileOf(p))
 		}
+	}
+	return out, nil
+}
+
+// SnapshotPath is the users service's paged snapshot of every account and
+// its follows, for rebuilding the read model (ADR 0011).
+const SnapshotPath = "/internal/users/snapshot"
+
+// SnapshotPage is one page of the snapshot.
+type SnapshotPage struct {
+	Profiles []Profile           `json:"profiles"`
+	Follows  []userevents.Follow `json:"follows"`
+	Next     int64               `json:"next"` // 0 after the last page
+}
+
+// Snapshot returns the page of accounts with IDs above after.
+func (c *Client) Snapshot(ctx context.Context, after int64) (SnapshotPage, error) {
+	var out SnapshotPage
+	err := c.http.Do(ctx, http.MethodGet, SnapshotPath+"?after="+strconv.FormatInt(after, 10), nil, nil, &out)
+	if err != nil {
+		return SnapshotPage{}, fmt.Errorf("reading the users snapshot after %d: %w", after, err)
 	}
 	return out, nil
 }

@@ -81,19 +81,3 @@ func TestLookupFailures(t *testing.T) {
 		t.Fatalf("closed server: %v", err)
 	}
 }
-
-func TestMillis(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]int64{`5`: 5, `null`: 0, `"1970-01-01T00:00:01Z"`: 1000, `"2024-01-02T03:04:05.5+01:00"`: 1704161045500} {
-		var m usersclient.Millis
-		if err := json.Unmarshal([]byte(in), &m); err != nil || int64(m) != want {
-			t.Errorf("%s: %d, %v; want %d", in, m, err, want)
-		}
-	}
-	for _, in := range []string{`"yesterday"`, `{}`, `1.5`} {
-		var m usersclient.Millis
-		if err := json.Unmarshal([]byte(in), &m); err == nil {
-			t.Errorf("%s decoded to %d", in, m)
-		}
-	}
-}

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tungsten-blog/tungsten/internal/blog/app"
-	"github.com/tungsten-blog/tungsten/internal/platform/cache"
+	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
 )
@@ -14,17 +13,19 @@ import (
 const CacheConsumerName = "blog-cache"
 
 // CacheHandler invalidates the cached article lists, tags and categories
-// after every blog event. The write path already does this right after its
+// (inv.Invalidate with no user: app.Service moves the cache generation)
+// after every blog event that changes what they show (comment events do
+// not: no cached rendering carries comments). The write path already does this right after its
 // commit, but only best effort: when that cache call fails (a Redis blip) the
 // stale pages would live until their TTL. Driven by the outbox, this handler
 // is at least once: a failed invalidation is retried until it lands. It is
 // also what ties an article's trace to its consumer (publish → process).
-func CacheHandler(c cache.Cache) events.HandlerFunc {
+func CacheHandler(inv Invalidator) events.HandlerFunc {
 	return func(ctx context.Context, _ *database.Tx, ev events.Event) error {
-		if c == nil {
+		if inv == nil || ev.Type == domain.EventCommentAdded || ev.Type == domain.EventCommentDeleted {
 			return nil
 		}
-		if _, err := c.Incr(ctx, app.GenKey); err != nil {
+		if err := inv.Invalidate(ctx, 0); err != nil {
 			return fmt.Errorf("invalidating cached lists after %s %s: %w", ev.Type, ev.ID, err)
 		}
 		return nil

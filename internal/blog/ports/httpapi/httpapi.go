@@ -15,21 +15,27 @@ import (
 )
 
 // Register adds the blog's routes to rt.
-func Register(rt *httpx.Router, svc *app.Service) {
-	h := handlers{svc: svc}
-	rt.HandleFunc("GET /api/articles", h.list)
-	rt.HandleFunc("POST /api/articles", h.create)
-	rt.HandleFunc("GET /api/articles/feed", h.feed)
-	rt.HandleFunc("GET /api/articles/{slug}", h.get)
-	rt.HandleFunc("PUT /api/articles/{slug}", h.update)
-	rt.HandleFunc("DELETE /api/articles/{slug}", h.delete)
-	rt.HandleFunc("POST /api/articles/{slug}/favorite", h.favorite)
-	rt.HandleFunc("DELETE /api/articles/{slug}/favorite", h.unfavorite)
-	rt.HandleFunc("GET /api/articles/{slug}/comments", h.comments)
-	rt.HandleFunc("POST /api/articles/{slug}/comments", h.addComment)
-	rt.HandleFunc("DELETE /api/articles/{slug}/comments/{id}", h.deleteComment)
-	rt.HandleFunc("GET /api/tags", h.tags)
-	rt.HandleFunc("GET /api/categories", h.categories)
+func Register(rt *httpx.Router, svc *app.Service) { rt.HandleRoutes(handlers{svc: svc}.routes()) }
+
+// Routes lists the blog's routes; the gateway forwards them here.
+func Routes() []string { return httpx.Patterns(handlers{}.routes()) }
+
+func (h handlers) routes() []httpx.Route {
+	return []httpx.Route{
+		{Pattern: "GET /api/articles", Handler: h.list},
+		{Pattern: "POST /api/articles", Handler: h.create},
+		{Pattern: "GET /api/articles/feed", Handler: h.feed},
+		{Pattern: "GET /api/articles/{slug}", Handler: h.get},
+		{Pattern: "PUT /api/articles/{slug}", Handler: h.update},
+		{Pattern: "DELETE /api/articles/{slug}", Handler: h.delete},
+		{Pattern: "POST /api/articles/{slug}/favorite", Handler: h.favorite},
+		{Pattern: "DELETE /api/articles/{slug}/favorite", Handler: h.unfavorite},
+		{Pattern: "GET /api/articles/{slug}/comments", Handler: h.comments},
+		{Pattern: "POST /api/articles/{slug}/comments", Handler: h.addComment},
+		{Pattern: "DELETE /api/articles/{slug}/comments/{id}", Handler: h.deleteComment},
+		{Pattern: "GET /api/tags", Handler: h.tags},
+		{Pattern: "GET /api/categories", Handler: h.categories},
+	}
 }
 
 type handlers struct{ svc *app.Service }
@@ -146,11 +152,46 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if p.Tags != nil {
 		in.Tags = *p.Tags
 	}
+	if key := r.Header.Get(idempotencyHeader); key != "" {
+		resp, err := h.svc.CreateArticleOnce(r.Context(), v, in, key, http.StatusCreated, func(a app.ArticleView) ([]byte, error) {
+			return jsonLine(singleArticle{newArticle(a, true)})
+		})
+		return writeOnce(w, resp, err)
+	}
 	a, err := h.svc.CreateArticle(r.Context(), v, in)
 	if err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, singleArticle{newArticle(a, true)})
+	return nil
+}
+
+// idempotencyHeader carries a client's key for a write it may retry
+// (POST /api/articles and comments; ADR 0013). Idempotent-Replayed: true
+// marks an answer that was kept from the first request with that key.
+const (
+	idempotencyHeader = "Idempotency-Key"
+	replayedHeader    = "Idempotent-Replayed"
+)
+
+// jsonLine encodes v as httpx.WriteJSON does (with its trailing newline),
+// so a replayed body is byte for byte the first one.
+func jsonLine(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func writeOnce(w http.ResponseWriter, resp app.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	if resp.Replayed {
+		w.Header().Set(replayedHeader, "true")
+	}
+	httpx.WriteJSONBytes(w, resp.Status, resp.Body)
 	return nil
 }
 
@@ -238,6 +279,12 @@ func (h handlers) addComment(w http.ResponseWriter, r *http.Request) error {
 	if req.Comment == nil {
 		return errs.Invalid(`comment is required ({"comment":{"body":"..."}})`)
 	}
+	if key := r.Header.Get(idempotencyHeader); key != "" {
+		// 200, as below.
+		resp, err := h.svc.AddCommentOnce(r.Context(), v, r.PathValue("slug"), deref(req.Comment.Body), key, http.StatusOK,
+			func(c app.CommentView) ([]byte, error) { return jsonLine(singleComment{newComment(c)}) })
+		return writeOnce(w, resp, err)
+	}
 	c, err := h.svc.AddComment(r.Context(), v, r.PathValue("slug"), deref(req.Comment.Body))
 	if err != nil {
 		return err
@@ -264,7 +311,7 @@ func (h handlers) deleteComment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h handlers) tags(w http.ResponseWriter, r *http.Request) error {
-	tags, err := h.svc.Tags(r.Context())
+	tags, err := h.svc.Tags(r.Context(), viewer(r))
 	if err != nil {
 		return err
 	}
@@ -273,7 +320,7 @@ func (h handlers) tags(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h handlers) categories(w http.ResponseWriter, r *http.Request) error {
-	cs, err := h.svc.Categories(r.Context())
+	cs, err := h.svc.Categories(r.Context(), viewer(r))
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,14 @@ type articleJSON struct {
 	FavoritesCount int64       `json:"favoritesCount"`
 	Author         profileJSON `json:"author"`
 	Category       *string     `json:"category"`
+	// SearchSnippet (a Tungsten extension) is where a search matched, in
+	// search results only: plain-text parts, the matched ones marked.
+	SearchSnippet []snippetPartJSON `json:"searchSnippet,omitempty"`
+}
+
+type snippetPartJSON struct {
+	Text  string `json:"text"`
+	Match bool   `json:"match"`
 }
 
 type singleArticle struct {
@@ -78,6 +86,9 @@ func newArticle(a app.ArticleView, withBody bool) articleJSON {
 	if a.Category != "" {
 		c := a.Category
 		out.Category = &c
+	}
+	for _, p := range a.Snippet {
+		out.SearchSnippet = append(out.SearchSnippet, snippetPartJSON{Text: p.Text, Match: p.Match})
 	}
 	return out
 }

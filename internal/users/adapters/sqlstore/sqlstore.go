@@ -39,13 +39,13 @@ func New(db *database.DB, prop propagation.TextMapPropagator) *Store {
 	return &Store{db: db, prop: prop}
 }
 
-const userColumns = `id, username, email, password_hash, bio, image, created_at, updated_at`
+const userColumns = `id, username, email, password_hash, bio, image, created_at, updated_at, token_version`
 
 func scanUser(row interface{ Scan(...any) error }) (domain.User, error) {
 	var u domain.User
 	var bio, image sql.NullString
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &bio, &image, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &bio, &image, &created, &updated, &u.TokenVersion); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return domain.User{}, errs.NotFound("user")
 		}
@@ -168,26 +168,91 @@ func (s *Store) Taken(ctx context.Context, username, email string, exceptID int6
 }
 
 func taken(ctx context.Context, q database.Querier, username, email string, exceptID int64) (app.Taken, error) {
-	key := domain.UsernameKey(username)
+	key, skel := domain.UsernameKey(username), domain.UsernameSkeleton(username)
 	rows, err := q.QueryContext(ctx,
-		`SELECT username_key, email FROM users WHERE (username_key = $1 OR email = $2) AND id <> $3`, key, email, exceptID)
+		`SELECT username_key, COALESCE(username_skeleton, ''), email FROM users
+		WHERE (username_key = $1 OR username_skeleton = $2 OR email = $3) AND id <> $4`, key, skel, email, exceptID)
 	if err != nil {
 		return app.Taken{}, fmt.Errorf("checking for taken username or email: %w", err)
 	}
 	defer rows.Close()
 	var t app.Taken
 	for rows.Next() {
-		var k, e string
-		if err := rows.Scan(&k, &e); err != nil {
+		var k, sk, e string
+		if err := rows.Scan(&k, &sk, &e); err != nil {
 			return app.Taken{}, fmt.Errorf("reading taken username or email: %w", err)
 		}
-		t.Username = t.Username || k == key
+		t.Username = t.Username || k == key || sk == skel
 		t.Email = t.Email || e == email
 	}
 	if err := rows.Err(); err != nil {
 		return app.Taken{}, fmt.Errorf("reading taken username or email: %w", err)
 	}
 	return t, nil
+}
+
+// BackfillSkeletons gives rows created before skeletons existed theirs, in
+// batches. A row whose skeleton another account already holds (two look-alike
+// names registered before the rule) keeps none and is reported in skipped;
+// later look-alikes of the first are refused all the same.
+func (s *Store) BackfillSkeletons(ctx context.Context) (filled, skipped int, err error) {
+	seen := int64(0)
+	for {
+		rows, err := s.db.QueryContext(ctx,
+			`SELECT id, username FROM users WHERE username_skeleton IS NULL AND id > $1 ORDER BY id LIMIT 500`, seen)
+		if err != nil {
+			return filled, skipped, fmt.Errorf("listing users without a username skeleton: %w", err)
+		}
+		type row struct {
+			id   int64
+			name string
+		}
+		var batch []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.name); err != nil {
+				rows.Close()
+				return filled, skipped, fmt.Errorf("reading users without a username skeleton: %w", err)
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return filled, skipped, fmt.Errorf("reading users without a username skeleton: %w", err)
+		}
+		if len(batch) == 0 {
+			return filled, skipped, nil
+		}
+		for _, r := range batch {
+			seen = r.id
+			_, err := s.db.ExecContext(ctx, `UPDATE users SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL`,
+				domain.UsernameSkeleton(r.name), r.id)
+			switch {
+			case database.IsUniqueViolation(err):
+				skipped++
+			case err != nil:
+				return filled, skipped, fmt.Errorf("setting the username skeleton of user %d: %w", r.id, err)
+			default:
+				filled++
+			}
+		}
+	}
+}
+
+// Reserved implements app.Repository.
+func (s *Store) Reserved(ctx context.Context, username string, exceptID int64, since time.Time) (bool, error) {
+	return reserved(ctx, s.db, username, exceptID, since)
+}
+
+func reserved(ctx context.Context, q database.Querier, username string, exceptID int64, since time.Time) (bool, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM username_reservations
+		WHERE username_key = $1 AND user_id <> $2 AND released_at > $3`,
+		domain.UsernameKey(username), exceptID, since.UnixMilli()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("checking username reservations: %w", err)
+	}
+	return n > 0, nil
 }
 
 // SetPasswordHash implements app.Repository.
@@ -235,11 +300,41 @@ func (t *tx) Taken(ctx context.Context, username, email string, exceptID int64) 
 	return taken(ctx, t.tx, username, email, exceptID)
 }
 
+func (t *tx) Reserved(ctx context.Context, username string, exceptID int64, since time.Time) (bool, error) {
+	return reserved(ctx, t.tx, username, exceptID, since)
+}
+
+func (t *tx) ReserveUsername(ctx context.Context, username string, userID int64, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO username_reservations (username_key, user_id, released_at) VALUES ($1, $2, $3)
+		ON CONFLICT (username_key) DO UPDATE SET user_id = excluded.user_id, released_at = excluded.released_at`,
+		domain.UsernameKey(username), userID, at.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("reserving username of user %d: %w", userID, err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteUser(ctx context.Context, id int64) error {
+	// Follows go explicitly: SQLite enforces ON DELETE CASCADE only with
+	// its foreign_keys pragma on.
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1`, id); err != nil {
+		return fmt.Errorf("deleting follows of user %d: %w", id, err)
+	}
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("deleting user %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return errs.NotFound("user")
+	}
+	return nil
+}
+
 func (t *tx) CreateUser(ctx context.Context, u domain.User) (domain.User, error) {
 	err := t.tx.QueryRowContext(ctx, `
-		INSERT INTO users (username, username_key, email, password_hash, bio, image, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		u.Username, domain.UsernameKey(u.Username), u.Email, u.PasswordHash, nullString(u.Bio), nullString(u.Image),
+		INSERT INTO users (username, username_key, username_skeleton, email, password_hash, bio, image, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		u.Username, domain.UsernameKey(u.Username), domain.UsernameSkeleton(u.Username), u.Email, u.PasswordHash, nullString(u.Bio), nullString(u.Image),
 		u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli()).Scan(&u.ID)
 	if err != nil {
 		if database.IsUniqueViolation(err) {
@@ -252,10 +347,11 @@ func (t *tx) CreateUser(ctx context.Context, u domain.User) (domain.User, error)
 
 func (t *tx) UpdateUser(ctx context.Context, u domain.User) error {
 	res, err := t.tx.ExecContext(ctx, `
-		UPDATE users SET username = $1, username_key = $2, email = $3, password_hash = $4, bio = $5, image = $6, updated_at = $7
-		WHERE id = $8`,
-		u.Username, domain.UsernameKey(u.Username), u.Email, u.PasswordHash, nullString(u.Bio), nullString(u.Image),
-		u.UpdatedAt.UnixMilli(), u.ID)
+		UPDATE users SET username = $1, username_key = $2, username_skeleton = $3, email = $4, password_hash = $5, bio = $6, image = $7, updated_at = $8,
+			token_version = $9
+		WHERE id = $10`,
+		u.Username, domain.UsernameKey(u.Username), domain.UsernameSkeleton(u.Username), u.Email, u.PasswordHash, nullString(u.Bio), nullString(u.Image),
+		u.UpdatedAt.UnixMilli(), u.TokenVersion, u.ID)
 	if err != nil {
 		if database.IsUniqueViolation(err) {
 			return uniqueConflict(err)
@@ -302,6 +398,56 @@ func (t *tx) Unfollow(ctx context.Context, followerID, followeeID int64) (bool, 
 		return false, fmt.Errorf("deleting follow %d→%d: %w", followerID, followeeID, err)
 	}
 	return n > 0, nil
+}
+
+// SnapshotPage implements app.Repository: up to limit users with IDs above
+// afterID, in ID order, with the follows they make.
+func (s *Store) SnapshotPage(ctx context.Context, afterID int64, limit int) ([]domain.Profile, []domain.FollowEvent, error) {
+	var users []domain.Profile
+	var follows []domain.FollowEvent
+	err := s.db.Transact(ctx, func(t *database.Tx) error { // one consistent view of both tables
+		users, follows = nil, nil
+		rows, err := t.QueryContext(ctx, `SELECT id, username, bio, image, updated_at FROM users WHERE id > $1 ORDER BY id LIMIT $2`,
+			afterID, limit)
+		if err != nil {
+			return fmt.Errorf("reading users: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p domain.Profile
+			var bio, image sql.NullString
+			var updated int64
+			if err := rows.Scan(&p.ID, &p.Username, &bio, &image, &updated); err != nil {
+				return fmt.Errorf("reading users: %w", err)
+			}
+			p.Bio, p.Image, p.UpdatedAt = nullable(bio), nullable(image), time.UnixMilli(updated).UTC()
+			users = append(users, p)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading users: %w", err)
+		}
+		if len(users) == 0 {
+			return nil
+		}
+		frows, err := t.QueryContext(ctx, `SELECT follower_id, followee_id, created_at FROM follows
+			WHERE follower_id >= $1 AND follower_id <= $2 ORDER BY follower_id, followee_id`, users[0].ID, users[len(users)-1].ID)
+		if err != nil {
+			return fmt.Errorf("reading follows: %w", err)
+		}
+		defer frows.Close()
+		for frows.Next() {
+			var f domain.FollowEvent
+			if err := frows.Scan(&f.FollowerID, &f.FolloweeID, &f.At); err != nil {
+				return fmt.Errorf("reading follows: %w", err)
+			}
+			follows = append(follows, f)
+		}
+		return frows.Err()
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading snapshot after user %d: %w", afterID, err)
+	}
+	return users, follows, nil
 }
 
 func (t *tx) Enqueue(ctx context.Context, eventType string, payload any) error {

@@ -37,6 +37,10 @@ func TestRepositoryContract(t *testing.T) {
 		{"BatchProfiles", testBatchProfiles},
 		{"OutboxInSameTransaction", testOutbox},
 		{"SetPasswordHashCompareAndSet", testSetPasswordHash},
+		{"Abuse_IdentityConfusion_LookAlikesAreTaken", testLookAlikes},
+		{"Abuse_IdentityConfusion_BackfillSkeletons", testBackfillSkeletons},
+		{"TokenVersionReservationsAndDeletion", testTokenVersionReservationsAndDeletion},
+		{"SnapshotPages", testSnapshotPages},
 	}
 	for _, d := range testenv.Dialects {
 		t.Run(string(d), func(t *testing.T) {
@@ -362,7 +366,7 @@ func testOutbox(t *testing.T, db *database.DB, s *sqlstore.Store) {
 	require.Equal(t, domain.EventUserRegistered, rows[0].eventType)
 	var ev domain.UserEvent
 	require.NoError(t, json.Unmarshal(rows[0].payload, &ev))
-	require.Equal(t, domain.UserEvent{ID: created.ID, Username: "real", UpdatedAt: t0.UnixMilli()}, ev)
+	require.Equal(t, domain.UserEvent{ID: created.ID, Username: "real", UpdatedAt: domain.Millis(t0.UnixMilli())}, ev)
 	require.JSONEq(t, fmt.Sprintf(`{"id":%d,"username":"real","bio":null,"image":null,"updatedAt":%d}`, created.ID, t0.UnixMilli()),
 		string(rows[0].payload))
 }
@@ -379,4 +383,117 @@ func testSetPasswordHash(t *testing.T, _ *database.DB, s *sqlstore.Store) {
 	got, err = s.UserByID(ctx, a.ID)
 	require.NoError(t, err)
 	require.Equal(t, "rehash", got.PasswordHash)
+}
+
+// A name that renders like an existing one is taken, by the Taken check and
+// by the unique skeleton when the check is raced.
+func testLookAlikes(t *testing.T, _ *database.DB, s *sqlstore.Store) {
+	ctx := context.Background()
+	create(t, s, "paypal", "p@example.com")
+	create(t, s, "홍길동", "h@example.com")
+	for _, name := range []string{"раураl", "PAYPAL"} { // Cyrillic look-alike; case
+		taken, err := s.Taken(ctx, name, "new@example.com", 0)
+		require.NoError(t, err)
+		require.True(t, taken.Username, name)
+		err = s.Transact(ctx, func(tx app.Tx) error {
+			_, err := tx.CreateUser(ctx, domain.User{Username: name, Email: name + "@example.com", PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0})
+			return err
+		})
+		requireKind(t, err, errs.KindConflict, "username has already been taken")
+	}
+	taken, err := s.Taken(ctx, "홍길순", "new@example.com", 0)
+	require.NoError(t, err)
+	require.False(t, taken.Username, "a different Hangul name is free")
+	create(t, s, "홍길순", "h2@example.com")
+}
+
+// Rows from before the skeleton column get one at start; the second of two
+// old look-alikes keeps none (and is counted), the rest are protected.
+func testBackfillSkeletons(t *testing.T, db *database.DB, s *sqlstore.Store) {
+	ctx := context.Background()
+	for i, name := range []string{"jake", "JAKE", "anna"} { // as an old release stored them
+		_, err := db.ExecContext(ctx, `INSERT INTO users (username, username_key, email, password_hash, created_at, updated_at)
+			VALUES ($1, $2, $3, 'h', 0, 0)`, name, name+"-old", fmt.Sprintf("u%d@example.com", i))
+		require.NoError(t, err)
+	}
+	filled, skipped, err := s.BackfillSkeletons(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, filled)
+	require.Equal(t, 1, skipped)
+	taken, err := s.Taken(ctx, "Anna", "new@example.com", 0)
+	require.NoError(t, err)
+	require.True(t, taken.Username)
+	filled, skipped, err = s.BackfillSkeletons(ctx)
+	require.NoError(t, err)
+	require.Equal(t, [2]int{0, 1}, [2]int{filled, skipped}, "a second run changes nothing")
+}
+
+func testTokenVersionReservationsAndDeletion(t *testing.T, _ *database.DB, s *sqlstore.Store) {
+	ctx := context.Background()
+	a := create(t, s, "Alice", "alice@x.y")
+	b := create(t, s, "bob", "bob@x.y")
+	follow(t, s, a.ID, b.ID, true)
+	follow(t, s, b.ID, a.ID, true)
+	require.NoError(t, s.Transact(ctx, func(tx app.Tx) error {
+		u, err := tx.LockUser(ctx, a.ID)
+		require.NoError(t, err)
+		u.TokenVersion = 3
+		require.NoError(t, tx.UpdateUser(ctx, u))
+		return tx.ReserveUsername(ctx, "Alice", a.ID, t0)
+	}))
+	got, err := s.UserByID(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), got.TokenVersion)
+
+	for _, tc := range []struct {
+		name   string
+		except int64
+		since  time.Time
+		want   bool
+	}{
+		{"ALICE", b.ID, t0.Add(-time.Hour), true},
+		{"alice", a.ID, t0.Add(-time.Hour), false}, // its holder may take it back
+		{"alice", b.ID, t0, false},                 // reserved until since only
+		{"carol", b.ID, t0.Add(-time.Hour), false},
+	} {
+		r, err := s.Reserved(ctx, tc.name, tc.except, tc.since)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, r, "%+v", tc)
+	}
+
+	require.NoError(t, s.Transact(ctx, func(tx app.Tx) error { return tx.DeleteUser(ctx, a.ID) }))
+	_, err = s.UserByID(ctx, a.ID)
+	requireKind(t, err, errs.KindNotFound)
+	users, follows, err := s.SnapshotPage(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, users, 1)
+	require.Empty(t, follows, "follows both ways went with the account")
+	err = s.Transact(ctx, func(tx app.Tx) error { return tx.DeleteUser(ctx, a.ID) })
+	requireKind(t, err, errs.KindNotFound)
+}
+
+func testSnapshotPages(t *testing.T, _ *database.DB, s *sqlstore.Store) {
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		ids = append(ids, create(t, s, fmt.Sprintf("u%d", i), fmt.Sprintf("u%d@x.y", i)).ID)
+	}
+	follow(t, s, ids[0], ids[4], true)
+	follow(t, s, ids[3], ids[0], true)
+	follow(t, s, ids[4], ids[1], true)
+
+	users, follows, err := s.SnapshotPage(ctx, 0, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{ids[0], ids[1]}, []int64{users[0].ID, users[1].ID})
+	require.Equal(t, []domain.FollowEvent{{FollowerID: ids[0], FolloweeID: ids[4], At: follows[0].At}}, follows,
+		"a page holds the follows its users make")
+	require.Positive(t, follows[0].At)
+	users, follows, err = s.SnapshotPage(ctx, ids[1], 10)
+	require.NoError(t, err)
+	require.Len(t, users, 3)
+	require.Len(t, follows, 2)
+	users, follows, err = s.SnapshotPage(ctx, ids[4], 10)
+	require.NoError(t, err)
+	require.Empty(t, users)
+	require.Empty(t, follows)
 }

@@ -4,7 +4,10 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -17,23 +20,45 @@ import (
 
 // Handlers holds the users service's HTTP handlers.
 type Handlers struct {
-	app *app.Service
+	app     *app.Service
+	signIn  SignIn
+	trusted []*net.IPNet
 }
 
-// New returns the handlers over the use cases.
-func New(a *app.Service) *Handlers { return &Handlers{app: a} }
+// SignIn signs a user in with the auth service (as POST /api/users/login
+// from clientIP would) and returns the new token. A password change uses it
+// to hand the caller a token of the new version.
+type SignIn func(ctx context.Context, clientIP, email, password string) (string, error)
+
+// New returns the handlers over the use cases. trusted are the proxies
+// whose X-Forwarded-For is believed (httpx.ClientIP: the client IP passed on
+// to sign-in limits).
+func New(a *app.Service, signIn SignIn, trusted []*net.IPNet) *Handlers {
+	return &Handlers{app: a, signIn: signIn, trusted: trusted}
+}
 
 // Register adds every route to rt.
-func (h *Handlers) Register(rt *httpx.Router) {
-	rt.HandleFunc("GET /api/user", h.currentUser)
-	rt.HandleFunc("PUT /api/user", h.updateUser)
-	rt.HandleFunc("GET /api/profiles/{username}", h.profile)
-	rt.HandleFunc("POST /api/profiles/{username}/follow", h.follow)
-	rt.HandleFunc("DELETE /api/profiles/{username}/follow", h.unfollow)
+func (h *Handlers) Register(rt *httpx.Router) { rt.HandleRoutes(h.routes()) }
 
-	rt.HandleFunc("POST /internal/users/accounts", h.createAccount)
-	rt.HandleFunc("POST /internal/users/credentials", h.checkCredentials)
-	rt.HandleFunc("GET /internal/users/profiles", h.lookupProfiles)
+// Routes lists the users service's routes; the gateway forwards the public
+// (/api/) ones here, and never the /internal/ ones.
+func Routes() []string { return httpx.Patterns((&Handlers{}).routes()) }
+
+func (h *Handlers) routes() []httpx.Route {
+	return []httpx.Route{
+		{Pattern: "GET /api/user", Handler: h.currentUser},
+		{Pattern: "PUT /api/user", Handler: h.updateUser},
+		{Pattern: "DELETE /api/user", Handler: h.deleteUser},
+		{Pattern: "DELETE /api/user/session", Handler: h.signOut},
+		{Pattern: "GET /api/profiles/{username}", Handler: h.profile},
+		{Pattern: "POST /api/profiles/{username}/follow", Handler: h.follow},
+		{Pattern: "DELETE /api/profiles/{username}/follow", Handler: h.unfollow},
+
+		{Pattern: "POST /internal/users/accounts", Handler: h.createAccount},
+		{Pattern: "POST /internal/users/credentials", Handler: h.checkCredentials},
+		{Pattern: "GET /internal/users/profiles", Handler: h.lookupProfiles},
+		{Pattern: "GET /internal/users/snapshot", Handler: h.snapshot},
+	}
 }
 
 // userJSON is the RealWorld user: the account and the caller's token.
@@ -69,10 +94,11 @@ func (h *Handlers) currentUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.app.CurrentUser(r.Context(), p.UserID)
+	u, err := h.app.CurrentUser(r.Context(), p.UserID, p.Version)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store") // the body carries a token
 	httpx.WriteJSON(w, http.StatusOK, userResponse(u, p.Token))
 	return nil
 }
@@ -128,7 +154,7 @@ func (h *Handlers) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if in.User == nil {
 		return errs.Invalid("user can't be blank")
 	}
-	u, err := h.app.UpdateUser(r.Context(), p.UserID, domain.Changes{
+	u, err := h.app.UpdateUser(r.Context(), p.UserID, p.Version, domain.Changes{
 		Username: in.User.Username.required(),
 		Email:    in.User.Email.required(),
 		Password: in.User.Password.required(),
@@ -138,7 +164,87 @@ func (h *Handlers) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, userResponse(u, p.Token))
+	token := p.Token
+	if pw := in.User.Password.required(); pw != nil && u.TokenVersion > p.Version {
+		// The new password revoked p.Token: sign in with it.
+		if token, err = h.signIn(r.Context(), httpx.ClientIP(r, h.trusted), u.Email, *pw); err != nil {
+			return fmt.Errorf("password changed; signing in with it: %w", err)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store") // the body carries a token
+	httpx.WriteJSON(w, http.StatusOK, userResponse(u, token))
+	return nil
+}
+
+// deleteUser serves DELETE /api/user (an extension): the caller's account,
+// its follows and every token it holds go; its articles and comments stay.
+func (h *Handlers) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := authn.RequireUser(r.Context())
+	if err != nil {
+		return err
+	}
+	if err := h.app.DeleteAccount(r.Context(), p.UserID, p.Version); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// signOut serves DELETE /api/user/session (an extension): every token of
+// the caller's account issued so far stops working (ADR 0011).
+func (h *Handlers) signOut(w http.ResponseWriter, r *http.Request) error {
+	p, err := authn.RequireUser(r.Context())
+	if err != nil {
+		return err
+	}
+	if err := h.app.SignOut(r.Context(), p.UserID, p.Version); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// snapshotJSON is one page of every account and the follows they make.
+type snapshotJSON struct {
+	Profiles []lookupJSON         `json:"profiles"`
+	Follows  []domain.FollowEvent `json:"follows"`
+	Next     int64                `json:"next"` // the after of the next page; 0 when this was the last
+}
+
+// snapshot serves GET /internal/users/snapshot?after=ID&limit=N: public
+// profiles and follows for rebuilding a read model (ADR 0011). Like the
+// profile lookup it returns public data and needs no token; the gateway
+// never routes /internal.
+func (h *Handlers) snapshot(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var after int64
+	limit := app.MaxSnapshotPage
+	var err error
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return errs.Invalid("after must be a non-negative integer")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit <= 0 {
+			return errs.Invalid("limit must be a positive integer")
+		}
+	}
+	ps, fs, err := h.app.Snapshot(r.Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	out := snapshotJSON{Profiles: make([]lookupJSON, 0, len(ps)), Follows: fs}
+	if out.Follows == nil {
+		out.Follows = []domain.FollowEvent{}
+	}
+	for _, p := range ps {
+		out.Profiles = append(out.Profiles, lookupJSON{ID: p.ID, Username: p.Username, Bio: p.Bio, Image: p.Image, UpdatedAt: p.UpdatedAt.UnixMilli()})
+	}
+	if len(ps) > 0 && len(ps) == min(limit, app.MaxSnapshotPage) {
+		out.Next = ps[len(ps)-1].ID
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -178,17 +284,18 @@ func (h *Handlers) setFollow(w http.ResponseWriter, r *http.Request, follow bool
 
 // accountJSON is an account as the auth service sees it.
 type accountJSON struct {
-	ID       int64   `json:"id"`
-	Username string  `json:"username"`
-	Email    string  `json:"email"`
-	Bio      *string `json:"bio"`
-	Image    *string `json:"image"`
+	ID           int64   `json:"id"`
+	Username     string  `json:"username"`
+	Email        string  `json:"email"`
+	Bio          *string `json:"bio"`
+	Image        *string `json:"image"`
+	TokenVersion int64   `json:"tokenVersion"`
 }
 
 func accountResponse(u domain.User) any {
 	return struct {
 		User accountJSON `json:"user"`
-	}{accountJSON{ID: u.ID, Username: u.Username, Email: u.Email, Bio: u.Bio, Image: u.Image}}
+	}{accountJSON{ID: u.ID, Username: u.Username, Email: u.Email, Bio: u.Bio, Image: u.Image, TokenVersion: u.TokenVersion}}
 }
 
 func (h *Handlers) createAccount(w http.ResponseWriter, r *http.Request) error {

@@ -15,10 +15,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
 	"github.com/tungsten-blog/tungsten/internal/platform/authn/authntest"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
 	"github.com/tungsten-blog/tungsten/internal/users"
 )
@@ -36,10 +39,34 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	iss := authntest.NewIssuer(t)
 	db := testenv.OpenDB(t, database.SQLite, "users", users.Migrations)
+	e := &env{t: t, iss: iss, db: db, svc: iss.Service(t, "auth")}
+	// Stands in for the auth service's login, which a password change
+	// calls: it checks the credentials with this users handler, as auth
+	// does, and signs a token of the account's version.
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			User map[string]string `json:"user"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		res := e.do("POST", "/internal/users/credentials", e.svc, in.User)
+		if res.status != http.StatusOK {
+			w.WriteHeader(res.status)
+			_, _ = io.WriteString(w, res.body)
+			return
+		}
+		acc := res.json(t)["user"].(map[string]any)
+		c := authntest.Claims(authn.ScopeUser, fmt.Sprint(int64(acc["id"].(float64))), acc["username"].(string))
+		c.Version = int64(acc["tokenVersion"].(float64))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"user": map[string]string{"token": iss.Sign(t, c)}})
+	})
+	auth := httpx.NewClient(httpx.ClientConfig{Service: "auth", Timeout: 5 * time.Second, Transport: httpx.InProcess{Handler: login},
+		Tracer: noop.NewTracerProvider().Tracer("test"), Propagator: propagation.TraceContext{}})
 	s, err := users.New(users.Config{Argon2Memory: 64, Argon2Iterations: 1, Argon2Parallelism: 1},
-		users.Deps{DB: db, Verifier: iss.Verifier(), Namespace: "test"})
+		users.Deps{DB: db, Verifier: iss.Verifier(), Namespace: "test", Auth: auth})
 	require.NoError(t, err)
-	return &env{t: t, h: s.Handler(), iss: iss, db: db, svc: iss.Service(t, "auth")}
+	e.h = s.Handler()
+	return e
 }
 
 type response struct {
@@ -130,7 +157,8 @@ func TestPatterns(t *testing.T) {
 	s, err := users.New(users.DefaultConfig(), users.Deps{DB: db, Verifier: authntest.NewIssuer(t).Verifier()})
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{
-		"GET /api/user", "PUT /api/user", "GET /api/profiles/{username}",
+		"GET /api/user", "PUT /api/user", "DELETE /api/user", "DELETE /api/user/session", "GET /api/profiles/{username}",
+		"GET /internal/users/snapshot",
 		"POST /api/profiles/{username}/follow", "DELETE /api/profiles/{username}/follow",
 		"POST /internal/users/accounts", "POST /internal/users/credentials", "GET /internal/users/profiles",
 	}, s.Patterns())
@@ -143,7 +171,7 @@ func TestCreateAccount(t *testing.T) {
 		map[string]string{"username": " Jacob ", "email": "Jake@Jake.JAKE", "password": "jakejake"})
 	require.Equal(t, http.StatusCreated, r.status, r.body)
 	require.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
-	require.JSONEq(t, `{"user":{"id":1,"username":"Jacob","email":"jake@jake.jake","bio":null,"image":null}}`, r.body)
+	require.JSONEq(t, `{"user":{"id":1,"username":"Jacob","email":"jake@jake.jake","bio":null,"image":null,"tokenVersion":0}}`, r.body)
 	require.Equal(t, []string{"users.user.registered"}, e.outbox())
 
 	t.Run("validation reports every problem", func(t *testing.T) {
@@ -200,7 +228,7 @@ func TestCheckCredentials(t *testing.T) {
 
 	r := e.do("POST", "/internal/users/credentials", e.svc, map[string]string{"email": " JAKE@x.y", "password": "password1"})
 	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.JSONEq(t, fmt.Sprintf(`{"user":{"id":%d,"username":"jake","email":"jake@x.y","bio":null,"image":null}}`, id), r.body)
+	require.JSONEq(t, fmt.Sprintf(`{"user":{"id":%d,"username":"jake","email":"jake@x.y","bio":null,"image":null,"tokenVersion":0}}`, id), r.body)
 
 	requireError(t, e.do("POST", "/internal/users/credentials", e.svc, map[string]string{"email": "jake@x.y", "password": "password2"}),
 		401, "email or password is invalid")
@@ -275,10 +303,14 @@ func TestUpdateUser(t *testing.T) {
 			"email": "Jacob@X.Y", "username": "Jacob", "password": "newpassword", "bio": "I like to skateboard", "image": "https://i.stack.imgur.com/xHWG8.jpg",
 		}})
 		require.Equal(t, http.StatusOK, r.status, r.body)
-		require.JSONEq(t, fmt.Sprintf(`{"user":{"email":"jacob@x.y","token":%q,"username":"Jacob","bio":"I like to skateboard","image":"https://i.stack.imgur.com/xHWG8.jpg"}}`, token), r.body)
-		events++
+		fresh := r.json(t)["user"].(map[string]any)["token"].(string)
+		require.NotEqual(t, token, fresh, "a new password comes with a new token")
+		require.JSONEq(t, fmt.Sprintf(`{"user":{"email":"jacob@x.y","token":%q,"username":"Jacob","bio":"I like to skateboard","image":"https://i.stack.imgur.com/xHWG8.jpg"}}`, fresh), r.body)
+		events += 2
 		require.Len(t, e.outbox(), events)
-		require.Equal(t, "users.user.updated", e.outbox()[events-1])
+		require.Equal(t, []string{"users.tokens.revoked", "users.user.updated"}, e.outbox()[events-2:])
+		requireError(t, e.do("GET", "/api/user", token, nil), 401, "token has been revoked: sign in again")
+		token = fresh
 
 		r = e.do("GET", "/api/user", token, nil)
 		require.Equal(t, "Jacob", r.json(t)["user"].(map[string]any)["username"])
@@ -301,7 +333,7 @@ func TestUpdateUser(t *testing.T) {
 		require.Len(t, e.outbox(), events, "nothing changed, nothing published")
 	})
 	t.Run("private changes publish nothing", func(t *testing.T) {
-		r := e.do("PUT", "/api/user", token, `{"user":{"email":"jacob2@x.y","password":"anotherpassword"}}`)
+		r := e.do("PUT", "/api/user", token, `{"user":{"email":"jacob2@x.y"}}`)
 		require.Equal(t, http.StatusOK, r.status, r.body)
 		require.Len(t, e.outbox(), events)
 	})

@@ -1,4 +1,4 @@
-package observability
+package promcheck
 
 import (
 	"testing"
@@ -23,6 +23,19 @@ func TestSelectors(t *testing.T) {
 		{`up{job="tungsten"} == 0`, []string{`up{job="tungsten"}`}},
 		{`1 - (sum(rate(a{le="0.25"}[1m])) / sum(rate(b[1m])))`, []string{`a{le="0.25"}`, "b"}},
 	} {
-		require.Equal(t, tc.want, selectors(tc.expr), tc.expr)
+		require.Equal(t, tc.want, Selectors(tc.expr), tc.expr)
+	}
+}
+
+func TestLabelsOnly(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`m{service=~".+",code=~"5.."}`:  `m{service!="",code!=""}`,
+		`m{a="x\"y",b!="z",c!~"w"}`:     `m{a!=""}`,
+		`m`:                             `m`,
+		`{__name__="m",x="1"}`:          `{__name__="m",x!=""}`,
+		`m{route = "/api/users/login"}`: `m{route!=""}`,
+	} {
+		require.Equal(t, want, LabelsOnly(in), in)
 	}
 }

@@ -1,4 +1,4 @@
-package observability
+package promcheck
 
 import (
 	"regexp"
@@ -18,12 +18,12 @@ var (
 	identRE    = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*`)
 )
 
-// selectors returns the instant-vector selectors of a PromQL expression
+// Selectors returns the instant-vector selectors of a PromQL expression
 // (metric name plus its label matchers), for checking that each matches
 // scraped series. It is a small scanner, not a parser: it knows strings,
 // label matchers, grouping clauses, ranges, function calls and keywords,
 // which is all our dashboards and rules use.
-func selectors(expr string) []string {
+func Selectors(expr string) []string {
 	// Blank out string literals (label_replace arguments) and ranges outside
 	// braces; keep matchers whole.
 	var b strings.Builder

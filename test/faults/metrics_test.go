@@ -1,0 +1,31 @@
+package faults
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The backlog reading sums every series of the metric and no other metric
+// sharing its prefix; a target without it is an error, not a 0.
+func TestScrapeSum(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `# HELP tungsten_outbox_backlog rows
+# TYPE tungsten_outbox_backlog gauge
+tungsten_outbox_backlog{service="blog"} 3
+tungsten_outbox_backlog{service="users"} 4
+tungsten_outbox_backlog_seconds 100
+other 7
+`)
+	}))
+	defer srv.Close()
+	v, err := scrapeSum(srv.URL, "tungsten_outbox_backlog")
+	require.NoError(t, err)
+	require.Equal(t, 7.0, v)
+	_, err = scrapeSum(srv.URL, "tungsten_missing")
+	require.Error(t, err)
+}
