@@ -1,0 +1,229 @@
+// Package prom is the doctor's Prometheus source: per-service RED now and in
+// the baseline, client-side dependency signals and firing alerts, through
+// the plain HTTP API.
+package prom
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tungsten-blog/tungsten/internal/doctor"
+)
+
+// Client queries one Prometheus server.
+type Client struct {
+	URL  string
+	HTTP *http.Client
+}
+
+// Sample is one series of an instant vector: its labels and value.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+type apiResponse struct {
+	Status string          `json:"status"`
+	Error  string          `json:"error"`
+	Data   json.RawMessage `json:"data"`
+}
+
+type vectorData struct {
+	ResultType string `json:"resultType"`
+	Result     []struct {
+		Metric map[string]string `json:"metric"`
+		Value  [2]any            `json:"value"`
+	} `json:"result"`
+}
+
+// DecodeVector decodes a /api/v1/query response holding an instant vector.
+// NaN and Inf values (a histogram without requests) are dropped.
+func DecodeVector(body []byte) ([]Sample, error) {
+	var r apiResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("decoding response: %w", err)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("prometheus: %s", r.Error)
+	}
+	var v vectorData
+	if err := json.Unmarshal(r.Data, &v); err != nil {
+		return nil, fmt.Errorf("decoding data: %w", err)
+	}
+	if v.ResultType != "vector" {
+		return nil, fmt.Errorf("result type %q, want vector", v.ResultType)
+	}
+	out := make([]Sample, 0, len(v.Result))
+	for _, s := range v.Result {
+		str, ok := s.Value[1].(string)
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(str, 64)
+		if err != nil || f != f || f > 1e300 || f < -1e300 {
+			continue
+		}
+		out = append(out, Sample{Labels: s.Metric, Value: f})
+	}
+	return out, nil
+}
+
+// Query evaluates an instant PromQL query.
+func (c *Client) Query(ctx context.Context, q string) ([]Sample, error) {
+	u := strings.TrimRight(c.URL, "/") + "/api/v1/query?query=" + url.QueryEscape(q)
+	body, err := c.get(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeVector(body)
+}
+
+func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("querying prometheus: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading prometheus response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnprocessableEntity {
+		return nil, fmt.Errorf("prometheus: HTTP %d", resp.StatusCode)
+	}
+	return body, nil
+}
+
+// DecodeAlerts decodes /api/v1/alerts and returns the firing ones.
+func DecodeAlerts(body []byte) ([]doctor.Alert, error) {
+	var r apiResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("decoding alerts: %w", err)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("prometheus: %s", r.Error)
+	}
+	var d struct {
+		Alerts []struct {
+			Labels map[string]string `json:"labels"`
+			State  string            `json:"state"`
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		return nil, fmt.Errorf("decoding alerts: %w", err)
+	}
+	var out []doctor.Alert
+	for _, a := range d.Alerts {
+		if a.State == "firing" {
+			out = append(out, doctor.Alert{Name: a.Labels["alertname"], Component: a.Labels["service"]})
+		}
+	}
+	return out, nil
+}
+
+func dur(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) + "s" }
+
+// now and base render a range selector for the window and for the baseline
+// (the Baseline before the window, via offset).
+func now(w doctor.Window) string  { return "[" + dur(w.Window) + "]" }
+func base(w doctor.Window) string { return "[" + dur(w.Baseline) + "] offset " + dur(w.Window) }
+
+// depSignal is one client-side dependency metric the services export.
+type depSignal struct {
+	datastore, signal, expr string
+	floor                   float64
+}
+
+// depSignals: pool wait time (go_sql_* from the DB stats collector, db_name
+// is the service), cache and rate-limit store errors (redis), outbox
+// publish failures and consumer errors (nats).
+var depSignals = []depSignal{
+	{"postgres", "pool wait s/s", `sum by (service) (rate(go_sql_wait_duration_seconds_total%s))`, 0.05},
+	{"redis", "cache errors/s", `sum by (service) (rate(tungsten_cache_errors_total%s))`, 0.1},
+	{"redis", "rate-limit fallbacks/s", `sum by (service) (rate(tungsten_ratelimit_fallbacks_total%s))`, 0.1},
+	{"nats", "outbox publish failures/s", `sum by (service) (rate(tungsten_outbox_publish_failures_total%s))`, 0.02},
+	{"nats", "consumer errors/s", `sum by (service) (rate(tungsten_events_consumed_total{outcome="error"}%s))`, 0.02},
+}
+
+const (
+	rateQ = `sum by (service) (rate(tungsten_http_requests_total%s))`
+	errQ  = `sum by (service) (rate(tungsten_http_requests_total{code=~"5.."}%s)) / sum by (service) (rate(tungsten_http_requests_total%s))`
+	p99Q  = `histogram_quantile(0.99, sum by (service, le) (rate(tungsten_http_request_duration_seconds_bucket%s)))`
+)
+
+// Collect fills snap's metrics part. An error means Prometheus could not be
+// consulted at all; a failing single query becomes a note.
+func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snapshot) error {
+	if _, err := c.Query(ctx, "vector(1)"); err != nil {
+		return err
+	}
+	red := map[string]doctor.ServiceRED{}
+	set := func(q string, f func(r *doctor.ServiceRED, v float64)) {
+		ss, err := c.Query(ctx, q)
+		if err != nil {
+			snap.Notes = append(snap.Notes, doctor.Evidence{Step: doctor.StepMetrics, Component: doctor.None, Summary: "query failed: " + err.Error(), Reproduce: q})
+			return
+		}
+		for _, s := range ss {
+			svc := s.Labels["service"]
+			if svc == "" {
+				continue
+			}
+			r := red[svc]
+			f(&r, s.Value)
+			red[svc] = r
+		}
+	}
+	n, b := now(w), base(w)
+	set(fmt.Sprintf(rateQ, n), func(r *doctor.ServiceRED, v float64) { r.Rate = v })
+	set(fmt.Sprintf(rateQ, b), func(r *doctor.ServiceRED, v float64) { r.BaseRate = v })
+	set(fmt.Sprintf(errQ, n, n), func(r *doctor.ServiceRED, v float64) { r.ErrRatio = v })
+	set(fmt.Sprintf(errQ, b, b), func(r *doctor.ServiceRED, v float64) { r.BaseErrRatio = v })
+	set(fmt.Sprintf(p99Q, n), func(r *doctor.ServiceRED, v float64) { r.P99 = v })
+	set(fmt.Sprintf(p99Q, b), func(r *doctor.ServiceRED, v float64) { r.BaseP99 = v })
+	for svc, r := range red {
+		r.Reproduce = fmt.Sprintf(`PromQL: %s ; %s`, fmt.Sprintf(errQ, n, n), fmt.Sprintf(p99Q, n))
+		red[svc] = r
+	}
+	snap.Services = red
+
+	for _, d := range depSignals {
+		cur, err := c.Query(ctx, fmt.Sprintf(d.expr, n))
+		if err != nil {
+			snap.Notes = append(snap.Notes, doctor.Evidence{Step: doctor.StepMetrics, Component: d.datastore, Summary: "query failed: " + err.Error(), Reproduce: fmt.Sprintf(d.expr, n)})
+			continue
+		}
+		base, _ := c.Query(ctx, fmt.Sprintf(d.expr, b))
+		baseBy := map[string]float64{}
+		for _, s := range base {
+			baseBy[s.Labels["service"]] = s.Value
+		}
+		for _, s := range cur {
+			svc := s.Labels["service"]
+			if svc == "" {
+				continue
+			}
+			snap.Deps = append(snap.Deps, doctor.Dep{Client: svc, Datastore: d.datastore, Signal: d.signal, Now: s.Value, Base: baseBy[svc], Floor: d.floor,
+				Reproduce: "PromQL: " + fmt.Sprintf(d.expr, n)})
+		}
+	}
+
+	body, err := c.get(ctx, strings.TrimRight(c.URL, "/")+"/api/v1/alerts")
+	if err == nil {
+		if alerts, err := DecodeAlerts(body); err == nil {
+			snap.Alerts = append(snap.Alerts, alerts...)
+		}
+	}
+	return nil
+}

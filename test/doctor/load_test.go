@@ -1,0 +1,209 @@
+package doctor
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// load is the steady background traffic of the evaluation: a vegeta attack on the
+// gateway Service at a fixed rate, a read/write mix touching every service, with the
+// last minutes of results kept per route so the harness can tell when a fault shows
+// and when it is gone.
+type load struct {
+	attacker *vegeta.Attacker
+	done     chan struct{}
+
+	mu      sync.Mutex
+	recent  []sample // the last keep of results, oldest first
+	sent    int
+	failed  int
+	started time.Time
+}
+
+type sample struct {
+	at      time.Time
+	route   string
+	latency time.Duration
+	failed  bool // transport error or 5xx
+}
+
+const keep = 3 * time.Minute
+
+func unique(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// register creates a user through the gateway and returns its name and token.
+func register(gw string) (string, string, error) {
+	name := unique("dr")
+	body, _ := json.Marshal(map[string]any{"user": map[string]any{"username": name, "email": name + "@example.com", "password": "password123"}})
+	res, err := (&http.Client{Timeout: 15 * time.Second}).Post(gw+"/api/users", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", "", err
+	}
+	defer res.Body.Close()
+	var v struct {
+		User struct {
+			Token string `json:"token"`
+		} `json:"user"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != http.StatusCreated || v.User.Token == "" {
+		return "", "", fmt.Errorf("register through %s: %d %v", gw, res.StatusCode, err)
+	}
+	return name, v.User.Token, nil
+}
+
+// startLoad attacks gw at rate requests/s for at most d (it stops by itself): one request
+// in five an article write (blog, auth), the others reads of the tags and articles
+// (blog), the web UI (web), the current user (auth, users) and a profile (users).
+func startLoad(gw string, rate int, d time.Duration) (*load, error) {
+	name, token, err := register(gw)
+	if err != nil {
+		return nil, err
+	}
+	auth := http.Header{"Authorization": {"Token " + token}}
+	reads := []vegeta.Target{
+		{Method: http.MethodGet, URL: gw + "/api/tags"},
+		{Method: http.MethodGet, URL: gw + "/api/articles?limit=5"},
+		{Method: http.MethodGet, URL: gw + "/"},
+		{Method: http.MethodGet, URL: gw + "/api/user", Header: auth},
+		{Method: http.MethodGet, URL: gw + "/api/profiles/" + name},
+	}
+	var n atomic.Int64
+	targeter := func(tgt *vegeta.Target) error {
+		i := n.Add(1)
+		if i%5 == 0 {
+			body, _ := json.Marshal(map[string]any{"article": map[string]any{
+				"title": "doctor eval " + unique(""), "description": "background load", "body": "steady writes", "tagList": []string{"doctor"},
+			}})
+			*tgt = vegeta.Target{Method: http.MethodPost, URL: gw + "/api/articles", Body: body,
+				Header: http.Header{"Authorization": {"Token " + token}, "Content-Type": {"application/json"}}}
+			return nil
+		}
+		*tgt = reads[int(i-i/5)%len(reads)] // the reads' own count: every read is drawn in turn
+		return nil
+	}
+	l := &load{
+		attacker: vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(8),
+			vegeta.MaxWorkers(64), vegeta.MaxBody(64<<10), vegeta.Redirects(vegeta.NoFollow)),
+		done: make(chan struct{}), started: time.Now(),
+	}
+	results := l.attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, "doctor-eval")
+	go func() {
+		defer close(l.done)
+		for r := range results {
+			l.add(r)
+		}
+	}()
+	return l, nil
+}
+
+// route names a request by what it exercises.
+func route(method, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "?"
+	}
+	switch p := u.Path; {
+	case method == http.MethodPost:
+		return "write"
+	case p == "/":
+		return "web"
+	case strings.HasPrefix(p, "/api/profiles/"):
+		return "profile"
+	default:
+		return strings.TrimPrefix(p, "/api/")
+	}
+}
+
+func (l *load) add(r *vegeta.Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := sample{at: r.Timestamp.Add(r.Latency), route: route(r.Method, r.URL), latency: r.Latency,
+		failed: r.Error != "" || r.Code == 0 || r.Code >= 500}
+	l.sent++
+	if s.failed {
+		l.failed++
+	}
+	l.recent = append(l.recent, s)
+	cut := 0
+	for cut < len(l.recent) && time.Since(l.recent[cut].at) > keep {
+		cut++
+	}
+	l.recent = l.recent[cut:]
+}
+
+// routeStats is one route over a window.
+type routeStats struct {
+	N      int
+	Failed int
+	P50    time.Duration
+}
+
+// window returns the stats per route of the results of the last d.
+func (l *load) window(d time.Duration) map[string]routeStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lat := map[string][]time.Duration{}
+	out := map[string]routeStats{}
+	for _, s := range l.recent {
+		if time.Since(s.at) > d {
+			continue
+		}
+		st := out[s.route]
+		st.N++
+		if s.failed {
+			st.Failed++
+		}
+		out[s.route] = st
+		lat[s.route] = append(lat[s.route], s.latency)
+	}
+	for r, ls := range lat {
+		sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
+		st := out[r]
+		st.P50 = ls[len(ls)/2]
+		out[r] = st
+	}
+	return out
+}
+
+// degraded lists the routes of w that fail (over 5%) or are slow (p50 over three times
+// the baseline's plus 100 ms) compared with base.
+func degraded(w, base map[string]routeStats) []string {
+	var out []string
+	for r, s := range w {
+		if s.N < 5 {
+			continue
+		}
+		if ratio := float64(s.Failed) / float64(s.N); ratio > 0.05 {
+			out = append(out, fmt.Sprintf("%s failing %.0f%%", r, 100*ratio))
+		}
+		if b, ok := base[r]; ok && s.P50 > 3*b.P50+100*time.Millisecond {
+			out = append(out, fmt.Sprintf("%s p50 %s (baseline %s)", r, s.P50.Round(time.Millisecond), b.P50.Round(time.Millisecond)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *load) stop() (sent, failed int) {
+	l.attacker.Stop()
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent, l.failed
+}
