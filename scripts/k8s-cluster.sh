@@ -102,8 +102,23 @@ wait_for() {
 }
 
 # --- preflight ----------------------------------------------------------------------------
+# our_pids_alive: whether any process a previous run recorded in $P/run is still running.
+our_pids_alive() {
+	local f
+	for f in "$P"/run/*.pid; do
+		[[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
+	done
+	return 1
+}
+
 check_ports() {
 	local p busy=()
+	# A run whose processes were killed before its teardown (a session or job ended under
+	# it) leaves the bridge, chains and mounts behind; they are ours, so clean them up.
+	if { [[ -d $P ]] || ip link show "$BRIDGE" >/dev/null 2>&1; } && ! our_pids_alive; then
+		warn "a previous cluster run was not torn down and none of its processes runs: cleaning up its leftovers"
+		cmd_down
+	fi
 	for p in 2379 2380 6443 10248 10249 10250 10251 10252 10253 10254 10255 10256 10257 10258 10259; do
 		if tcp_open 127.0.0.1 "$p" || tcp_open "$NODE_IP" "$p"; then busy+=("$p"); fi
 	done
