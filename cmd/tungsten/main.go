@@ -36,6 +36,7 @@ Usage:
                              with the blog stopped, replace its read model of authors and follows
                              with a snapshot of the users service (docs/operations.md)
   tungsten loadtest [flags]  send weighted user scenarios to a deployment and check latency/error thresholds
+  tungsten doctor [flags]    name the culprit of an incident from Kubernetes, Prometheus, logs and traces
   tungsten version           print the version
   tungsten help              show this help; "tungsten serve --help" lists every flag
 
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[0], args[1:], stdout, stderr)
 	case "loadtest":
 		return loadtest(args[1:], stdout, stderr)
+	case "doctor":
+		return doctorCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "tungsten %s (revision %s)\n", version, revision)
 		return 0

@@ -179,7 +179,7 @@ func (a *App) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Ready(r.Context()); err != nil {
-			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reason": err.Error()})
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reason": err.Error(), "modules": a.targets})
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "modules": a.targets})

@@ -52,6 +52,8 @@ type Pod struct {
 	Waiting                string // CrashLoopBackOff, ImagePullBackOff, ...
 	LastTerminated         string // OOMKilled, Error, ...
 	ExitCode               int32
+	RecentRestarts         int32   // restarts whose termination is inside the window
+	Replaced               string  // the pod this one replaced inside the window (killed or deleted)
 	CPURatio, MemRatio     float64 // usage over limit, 0 when unknown
 	Reproduce              string
 }
@@ -126,4 +128,23 @@ type Evidence struct {
 	Component string `json:"component"`
 	Summary   string `json:"summary"`
 	Reproduce string `json:"reproduce"`
+}
+
+// Merge appends another source's part of a snapshot to s.
+func (s *Snapshot) Merge(o Snapshot) {
+	s.Pods = append(s.Pods, o.Pods...)
+	s.Nodes = append(s.Nodes, o.Nodes...)
+	if len(o.Services) > 0 && s.Services == nil {
+		s.Services = map[string]ServiceRED{}
+	}
+	for k, v := range o.Services {
+		s.Services[k] = v
+	}
+	s.Deps = append(s.Deps, o.Deps...)
+	s.Alerts = append(s.Alerts, o.Alerts...)
+	s.LogErrors = append(s.LogErrors, o.LogErrors...)
+	s.Hops = append(s.Hops, o.Hops...)
+	s.Processes = append(s.Processes, o.Processes...)
+	s.Notes = append(s.Notes, o.Notes...)
+	s.NotConsulted = append(s.NotConsulted, o.NotConsulted...)
 }

@@ -25,6 +25,8 @@ const (
 // node under pressure) outweighs an inference from metrics.
 const (
 	scorePod      = 1.0
+	scoreRestart  = 0.8
+	scoreReplaced = 0.7
 	scoreNode     = 0.9
 	scoreDepMany  = 0.9
 	scoreDepOne   = 0.8
@@ -113,6 +115,10 @@ func Diagnose(snap Snapshot) Diagnosis {
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s phase %s", p.Name, p.Phase), p.Reproduce)
 		case !p.Ready:
 			s.add(p.Component, scorePod*0.9, StepPods, fmt.Sprintf("pod %s not Ready (restarts %d)", p.Name, p.Restarts), p.Reproduce)
+		case p.RecentRestarts > 0:
+			s.add(p.Component, scoreRestart, StepPods, fmt.Sprintf("pod %s restarted %d times in the window (last terminated %s, exit %d)", p.Name, p.RecentRestarts, orDash(p.LastTerminated), p.ExitCode), p.Reproduce)
+		case p.Replaced != "":
+			s.add(p.Component, scoreReplaced, StepPods, fmt.Sprintf("pod %s replaced %s, killed in the window", p.Name, p.Replaced), p.Reproduce)
 		}
 		if p.CPURatio > UsageRatio {
 			s.add(p.Component, scoreUsage, StepNode, fmt.Sprintf("pod %s CPU at %.0f%% of its limit", p.Name, 100*p.CPURatio), p.Reproduce)
@@ -222,6 +228,9 @@ func Diagnose(snap Snapshot) Diagnosis {
 	// Never blame a victim: a service one of whose dependencies is itself
 	// anomalous keeps only a fraction of its score, so the deepest
 	// anomalous node wins.
+	for comp := range s.direct {
+		anomalous[comp] = true
+	}
 	for comp := range s.score {
 		if !s.direct[comp] && victimOf(comp, anomalous, map[string]bool{}) {
 			s.score[comp] *= victimDiscout
