@@ -74,5 +74,5 @@ cluster-down: ## stop that cluster and remove everything it made (processes, bri
 test-cluster: ## cluster-up, image/rollout/self-healing/HPA/PDB/logs tests, newman through the Service, cluster-down
 	bash scripts/k8s-cluster.sh test
 
-test-doctor: ## (needs the tungsten doctor command, not built yet) cluster-up, tungsten doctor scored on seeded faults under load (DOCTOR_TRIALS per class, default 3; table in test-artifacts/doctor), cluster-down
+test-doctor: ## cluster-up, tungsten doctor scored on seeded faults under load (DOCTOR_TRIALS per class, default 3; table in test-artifacts/doctor), cluster-down
 	TUNGSTEN_DOCTOR_TRIALS=$(DOCTOR_TRIALS) bash scripts/k8s-cluster.sh doctor

@@ -636,8 +636,9 @@ cmd_test() {
 	local rc=${PIPESTATUS[0]}
 	timing "test/cluster" "$(since "$t0")"
 	((rc == 0)) || die "test/cluster failed (test-artifacts/cluster/go-test.log)"
-	# The doctor evaluation's short form (scripts/doctor-eval.sh short) joins this step once
-	# `tungsten doctor` exists (issue 13); until then it would only measure a missing command.
+	t0=$(now)
+	bash "$REPO/scripts/doctor-eval.sh" short || die "the doctor evaluation (short form) failed (test-artifacts/doctor/)"
+	timing "doctor evaluation (short form)" "$(since "$t0")"
 }
 
 # --- doctor -------------------------------------------------------------------------------

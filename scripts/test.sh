@@ -21,7 +21,8 @@
 #  13. cluster      a real single-node Kubernetes (v1.37.2, built from the module proxy, cached
 #                   in ~/.cache/tungsten): the dev overlay deployed, scraped by Prometheus through
 #                   its PodMonitor, its logs shipped to VictoriaLogs, rolled, healed and scaled
-#                   under load, newman and the API suite through its gateway Service
+#                   under load, newman and the API suite through its gateway Service, then
+#                   the doctor evaluation's short form (clean, errors, postgres-down trials)
 #                   (scripts/k8s-cluster.sh test; root)
 #  14. faults       the short form of `make test-faults` (scripts/test-faults.sh short): kill -9
 #                   blog, Redis and NATS down 5 s, PostgreSQL latency, under load; fails on a
