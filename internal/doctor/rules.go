@@ -38,15 +38,17 @@ const (
 	victimDiscout = 0.25 // a service whose dependency is anomalous keeps a quarter
 )
 
-// downstream is the call graph: who each component calls. The gateway fronts
-// every service; the blog falls back to the users service for authors; the
-// services use the datastores.
+// downstream is the call graph (internal/app wires it): who each component
+// calls. The gateway fronts every service and keeps its rate limits in
+// Redis; auth checks passwords with users; the blog falls back to users for
+// authors; the services use the datastores. Only calls on request paths are
+// edges (users' calls to auth are not), so the graph has no cycle.
 var downstream = map[string][]string{
-	"gateway": {"auth", "users", "blog", "web"},
+	"gateway": {"auth", "users", "blog", "web", "redis"},
 	"web":     {"auth", "users", "blog"},
 	"blog":    {"users", "postgres", "redis", "nats"},
-	"auth":    {"postgres", "redis", "nats"},
-	"users":   {"postgres", "redis", "nats"},
+	"auth":    {"users", "postgres", "redis"},
+	"users":   {"postgres", "nats"},
 }
 
 // Ranked is one candidate culprit.
@@ -72,7 +74,12 @@ type Diagnosis struct {
 }
 
 type scorer struct {
-	direct   map[string]bool // observed directly (pod, node, process), never a victim
+	// direct: a fault of the component itself was observed (a crash, an
+	// OOM kill, a restart, a dead process, node pressure); it is never
+	// discounted as a victim. A pod or process that is merely not ready is
+	// a symptom: readiness checks the dependencies too.
+	direct   map[string]bool
+	symptom  map[string]bool
 	score    map[string]float64
 	reasons  map[string][]string
 	evidence []Evidence
@@ -83,9 +90,6 @@ func (s *scorer) add(comp string, v float64, step, summary, reproduce string) {
 		comp = None
 	}
 	if v > 0 && comp != None {
-		if step == StepPods || step == StepNode {
-			s.direct[comp] = true
-		}
 		if v > s.score[comp] {
 			s.score[comp] = v
 		} else {
@@ -102,10 +106,12 @@ var stepOrder = map[string]int{StepPods: 0, StepLogs: 1, StepNode: 2, StepMetric
 // Diagnose scores every component from the snapshot and names the culprit.
 // It is pure: the same snapshot always gives the same diagnosis.
 func Diagnose(snap Snapshot) Diagnosis {
-	s := &scorer{direct: map[string]bool{}, score: map[string]float64{}, reasons: map[string][]string{}}
+	s := &scorer{direct: map[string]bool{}, symptom: map[string]bool{}, score: map[string]float64{}, reasons: map[string][]string{}}
 
-	// Pods: a crash-looping, OOM-killed or unready pod names its service.
+	// Pods: a crash-looping, OOM-killed, restarted, replaced or unready pod
+	// names its service.
 	for _, p := range snap.Pods {
+		own := true
 		switch {
 		case p.Waiting == "CrashLoopBackOff" || strings.HasPrefix(p.Waiting, "ImagePull") || p.Waiting == "ErrImagePull" || p.Waiting == "CreateContainerConfigError":
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s waiting: %s (restarts %d, last terminated %s exit %d)", p.Name, p.Waiting, p.Restarts, orDash(p.LastTerminated), p.ExitCode), p.Reproduce)
@@ -113,12 +119,19 @@ func Diagnose(snap Snapshot) Diagnosis {
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s OOMKilled (restarts %d)", p.Name, p.Restarts), p.Reproduce)
 		case p.Phase != "" && p.Phase != "Running" && p.Phase != "Succeeded":
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s phase %s", p.Name, p.Phase), p.Reproduce)
-		case !p.Ready:
-			s.add(p.Component, scorePod*0.9, StepPods, fmt.Sprintf("pod %s not Ready (restarts %d)", p.Name, p.Restarts), p.Reproduce)
 		case p.RecentRestarts > 0:
 			s.add(p.Component, scoreRestart, StepPods, fmt.Sprintf("pod %s restarted %d times in the window (last terminated %s, exit %d)", p.Name, p.RecentRestarts, orDash(p.LastTerminated), p.ExitCode), p.Reproduce)
 		case p.Replaced != "":
 			s.add(p.Component, scoreReplaced, StepPods, fmt.Sprintf("pod %s replaced %s, killed in the window", p.Name, p.Replaced), p.Reproduce)
+		case !p.Ready:
+			own = false
+			s.symptom[p.Component] = true
+			s.add(p.Component, scorePod*0.9, StepPods, fmt.Sprintf("pod %s not Ready (restarts %d)", p.Name, p.Restarts), p.Reproduce)
+		default:
+			own = false
+		}
+		if own && p.Component != "" {
+			s.direct[p.Component] = true
 		}
 		if p.CPURatio > UsageRatio {
 			s.add(p.Component, scoreUsage, StepNode, fmt.Sprintf("pod %s CPU at %.0f%% of its limit", p.Name, 100*p.CPURatio), p.Reproduce)
@@ -133,6 +146,11 @@ func Diagnose(snap Snapshot) Diagnosis {
 			if len(p.Components) == 1 {
 				comp = p.Components[0]
 			}
+			if p.Healthy {
+				s.symptom[comp] = true
+			} else {
+				s.direct[comp] = true
+			}
 			s.add(comp, scoreProcess, StepPods, fmt.Sprintf("process %s (%s): %s", p.URL, strings.Join(p.Components, ","), p.Detail), "curl -s "+p.URL+"/readyz")
 		}
 	}
@@ -145,6 +163,7 @@ func Diagnose(snap Snapshot) Diagnosis {
 	// Node: pressure or NotReady names the node.
 	for _, n := range snap.Nodes {
 		if len(n.Pressure) > 0 {
+			s.direct["node"] = true
 			s.add("node", scoreNode, StepNode, fmt.Sprintf("node %s: %s", n.Name, strings.Join(n.Pressure, ", ")), n.Reproduce)
 		}
 		if n.CPURatio > UsageRatio || n.MemRatio > UsageRatio {
@@ -231,6 +250,10 @@ func Diagnose(snap Snapshot) Diagnosis {
 	for comp := range s.direct {
 		anomalous[comp] = true
 	}
+	for comp := range s.symptom {
+		anomalous[comp] = true
+	}
+	delete(anomalous, None)
 	for comp := range s.score {
 		if !s.direct[comp] && victimOf(comp, anomalous, map[string]bool{}) {
 			s.score[comp] *= victimDiscout

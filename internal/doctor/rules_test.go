@@ -76,6 +76,45 @@ func TestDiagnose(t *testing.T) {
 		{"node memory pressure", func() Snapshot {
 			return Snapshot{Services: healthyRED(), Deps: healthyDeps(), Nodes: []Node{{Name: "n1", Pressure: []string{"MemoryPressure"}}}}
 		}, "node"},
+		{"postgres down: its clients unready are victims", func() Snapshot {
+			red := healthyRED()
+			for _, s := range []string{"gateway", "auth", "users", "blog"} {
+				red[s] = ServiceRED{Rate: 10, ErrRatio: 0.6, P99: 0.03, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.03}
+			}
+			deps := healthyDeps()
+			var pods []Pod
+			for _, c := range []string{"auth", "users", "blog"} {
+				deps = append(deps, Dep{Client: c, Datastore: "postgres", Signal: "unavailable statements/s", Now: 4, Base: 0, Floor: 0.05})
+				pods = append(pods, Pod{Component: c, Name: c + "-1", Phase: "Running", Ready: false})
+			}
+			return Snapshot{Services: red, Deps: deps, Pods: pods}
+		}, "postgres"},
+		{"one service unready on its own", func() Snapshot {
+			return Snapshot{Services: healthyRED(), Deps: healthyDeps(), Pods: []Pod{
+				{Component: "web", Name: "web-1", Phase: "Running", Ready: false},
+				{Component: "blog", Name: "blog-1", Phase: "Running", Ready: true},
+			}}
+		}, "web"},
+		{"a crash is the service's own even with a datastore anomaly", func() Snapshot {
+			deps := healthyDeps()
+			deps = append(deps, Dep{Client: "blog", Datastore: "redis", Signal: "cache errors", Now: 3, Base: 0, Floor: 0.1})
+			return Snapshot{Services: healthyRED(), Deps: deps, Pods: []Pod{
+				{Component: "blog", Name: "blog-1", Phase: "Running", Waiting: "CrashLoopBackOff", Restarts: 3},
+			}}
+		}, "blog"},
+		{"pod killed and already replaced", func() Snapshot {
+			return Snapshot{Services: healthyRED(), Deps: healthyDeps(), Pods: []Pod{
+				{Component: "users", Name: "users-b", Phase: "Running", Ready: true, Replaced: "users-a"},
+				{Component: "blog", Name: "blog-1", Phase: "Running", Ready: true},
+			}}
+		}, "users"},
+		{"container restarted in the window", func() Snapshot {
+			red := healthyRED()
+			red["gateway"] = ServiceRED{Rate: 10, ErrRatio: 0.08, P99: 0.03, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.03}
+			return Snapshot{Services: red, Deps: healthyDeps(), Pods: []Pod{
+				{Component: "auth", Name: "auth-1", Phase: "Running", Ready: true, Restarts: 1, RecentRestarts: 1, LastTerminated: "Error", ExitCode: 137},
+			}}
+		}, "auth"},
 		{"single noisy sample under floors", func() Snapshot {
 			red := healthyRED()
 			red["blog"] = ServiceRED{Rate: 10, ErrRatio: 0.02, P99: 0.09, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.02}

@@ -145,15 +145,21 @@ type depSignal struct {
 	floor                   float64
 }
 
-// depSignals: pool wait time (go_sql_* from the DB stats collector, db_name
-// is the service), cache and rate-limit store errors (redis), outbox
-// publish failures and consumer errors (nats).
+// depSignals are grouped by target, the --target a scraped process runs (the
+// pod's component label, relabelled by the PodMonitor and the loopback
+// stack's scrape config), because the cache and rate-limit metrics belong to
+// the process rather than to one of its services: PostgreSQL statements the
+// database could not serve, their mean duration and the pool wait time;
+// cache and rate-limit store errors (Redis); outbox publish failures and
+// consumer errors (NATS). %[1]s is the range selector.
 var depSignals = []depSignal{
-	{"postgres", "pool wait s/s", `sum by (service) (rate(go_sql_wait_duration_seconds_total%s))`, 0.05},
-	{"redis", "cache errors/s", `sum by (service) (rate(tungsten_cache_errors_total%s))`, 0.1},
-	{"redis", "rate-limit fallbacks/s", `sum by (service) (rate(tungsten_ratelimit_fallbacks_total%s))`, 0.1},
-	{"nats", "outbox publish failures/s", `sum by (service) (rate(tungsten_outbox_publish_failures_total%s))`, 0.02},
-	{"nats", "consumer errors/s", `sum by (service) (rate(tungsten_events_consumed_total{outcome="error"}%s))`, 0.02},
+	{"postgres", "unavailable statements/s", `sum by (target) (rate(tungsten_db_unavailable_total%[1]s))`, 0.05},
+	{"postgres", "mean statement s", `sum by (target) (rate(tungsten_db_statement_duration_seconds_sum%[1]s)) / sum by (target) (rate(tungsten_db_statement_duration_seconds_count%[1]s))`, 0.05},
+	{"postgres", "pool wait s/s", `sum by (target) (rate(go_sql_wait_duration_seconds_total%[1]s))`, 0.05},
+	{"redis", "cache errors/s", `sum by (target) (rate(tungsten_cache_errors_total%[1]s))`, 0.1},
+	{"redis", "rate-limit fallbacks/s", `sum by (target) (rate(tungsten_ratelimit_fallbacks_total%[1]s))`, 0.1},
+	{"nats", "outbox publish failures/s", `sum by (target) (rate(tungsten_outbox_publish_failures_total%[1]s))`, 0.02},
+	{"nats", "consumer errors/s", `sum by (target) (rate(tungsten_events_consumed_total{outcome="error"}%[1]s))`, 0.02},
 }
 
 const (
@@ -207,10 +213,10 @@ func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 		base, _ := c.Query(ctx, fmt.Sprintf(d.expr, b))
 		baseBy := map[string]float64{}
 		for _, s := range base {
-			baseBy[s.Labels["service"]] = s.Value
+			baseBy[s.Labels["target"]] = s.Value
 		}
 		for _, s := range cur {
-			svc := s.Labels["service"]
+			svc := s.Labels["target"]
 			if svc == "" {
 				continue
 			}

@@ -1,6 +1,8 @@
 package prom
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +48,15 @@ func TestSelectors(t *testing.T) {
 	}
 	if got := base(w); got != "[600s] offset 120s" {
 		t.Errorf("base = %q", got)
+	}
+}
+
+func TestDepSignalsRender(t *testing.T) {
+	for _, d := range depSignals {
+		q := fmt.Sprintf(d.expr, "[60s]")
+		if strings.Contains(q, "%!") || !strings.Contains(q, "[60s]") || !strings.Contains(q, "by (target)") {
+			t.Errorf("%s %s renders as %q", d.datastore, d.signal, q)
+		}
 	}
 }
 

@@ -78,7 +78,8 @@ type DB struct {
 	// dead is a pool whose every connection attempt fails with the injected
 	// error: a faulted statement runs on it, so that it fails where and as a
 	// real outage makes it fail (a *sql.Row cannot be made any other way).
-	dead *sql.DB
+	dead    *sql.DB
+	metrics *metrics // nil without a registerer
 }
 
 // Open connects according to cfg. It does not migrate.
@@ -142,6 +143,11 @@ func Open(ctx context.Context, cfg Config, tp trace.TracerProvider, reg promethe
 				return nil, fmt.Errorf("registering pool metrics: %w", err)
 			}
 		}
+		m, err := newMetrics(reg, db.dbName)
+		if err != nil {
+			return nil, err
+		}
+		db.metrics = m
 	}
 	return db, nil
 }
@@ -239,15 +245,15 @@ type Querier interface {
 // ExecContext runs a statement in a span, on the writer: a statement that
 // is run rather than queried is assumed to write.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	ctx, span := db.start(ctx, q)
+	ctx, op := db.start(ctx, q)
 	if err := db.faults.Fail(faults.Postgres); err != nil {
 		res, err := db.dead.ExecContext(ctx, q, args...)
-		endSpan(span, err)
+		op.end(err)
 		return res, err
 	}
 	release, err := db.acquireWrite(ctx)
 	if err != nil {
-		endSpan(span, err)
+		op.end(err)
 		return nil, err
 	}
 	var res sql.Result
@@ -257,7 +263,7 @@ func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 		res, err = db.sql.ExecContext(ctx, q, args...)
 	}
 	release()
-	endSpan(span, err)
+	op.end(err)
 	return res, err
 }
 
@@ -265,10 +271,10 @@ func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 // rejects a write there). The span ends when the query returns; scanning the
 // rows is not included.
 func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx, span := db.start(ctx, q)
+	ctx, op := db.start(ctx, q)
 	if err := db.faults.Fail(faults.Postgres); err != nil {
 		rows, err := db.dead.QueryContext(ctx, q, args...)
-		endSpan(span, err)
+		op.end(err)
 		return rows, err
 	}
 	var rows *sql.Rows
@@ -278,14 +284,14 @@ func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 	} else {
 		rows, err = db.read.QueryContext(ctx, q, args...)
 	}
-	endSpan(span, err)
+	op.end(err)
 	return rows, err
 }
 
 // QueryRowContext runs a read-only single-row query in a span, on the
 // readers (a write needs a transaction or ExecContext).
 func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	ctx, span := db.start(ctx, q)
+	ctx, op := db.start(ctx, q)
 	var row *sql.Row
 	if err := db.faults.Fail(faults.Postgres); err != nil {
 		row = db.dead.QueryRowContext(ctx, q, args...)
@@ -294,28 +300,72 @@ func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 	} else {
 		row = db.read.QueryRowContext(ctx, q, args...)
 	}
-	endSpan(span, row.Err())
+	op.end(row.Err())
 	return row
 }
 
-func (db *DB) start(ctx context.Context, q string) (context.Context, trace.Span) {
+func (db *DB) start(ctx context.Context, q string) (context.Context, statement) {
 	op, _, _ := strings.Cut(strings.TrimSpace(q), " ")
 	op = strings.ToUpper(op)
 	system := semconv.DBSystemNamePostgreSQL
 	if db.Dialect == SQLite {
 		system = semconv.DBSystemNameSQLite
 	}
-	return db.tracer.Start(ctx, op+" "+db.dbName, trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := db.tracer.Start(ctx, op+" "+db.dbName, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(system, semconv.DBNamespace(db.dbName), semconv.DBOperationName(op),
 			attribute.String("db.query.text", q)))
+	return ctx, statement{span: span, start: time.Now(), metrics: db.metrics}
 }
 
-func endSpan(span trace.Span, err error) {
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "query failed")
+// statement is one traced, measured statement in flight.
+type statement struct {
+	span    trace.Span
+	start   time.Time
+	metrics *metrics
+}
+
+// end records the statement's outcome: its duration, an error on the span,
+// and whether the database failed to serve it (unreachable, out of
+// connections, or an injected fault), which the doctor reads per client.
+func (s statement) end(err error) {
+	failed := err != nil && !errors.Is(err, sql.ErrNoRows)
+	if failed {
+		s.span.RecordError(err)
+		s.span.SetStatus(codes.Error, "query failed")
 	}
-	span.End()
+	s.span.End()
+	if s.metrics == nil {
+		return
+	}
+	s.metrics.duration.Observe(time.Since(s.start).Seconds())
+	if failed && IsUnavailable(err) { // an injected fault is one too
+		s.metrics.unavailable.Inc()
+	}
+}
+
+// metrics are the client-side signals of one database: statement duration
+// and statements the database could not serve, labelled like the pool
+// statistics (db_name).
+type metrics struct {
+	duration    prometheus.Histogram
+	unavailable prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, dbName string) (*metrics, error) {
+	l := prometheus.Labels{"db_name": dbName}
+	m := &metrics{
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tungsten_db_statement_duration_seconds",
+			Help: "Duration of SQL statements (a query's until it returns, before its rows are read).", ConstLabels: l,
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
+		unavailable: prometheus.NewCounter(prometheus.CounterOpts{Name: "tungsten_db_unavailable_total",
+			Help: "SQL statements the database could not serve: unreachable, restarting, out of connections or disk, or an injected fault.", ConstLabels: l}),
+	}
+	for _, c := range []prometheus.Collector{m.duration, m.unavailable} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering database metrics: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // Tx is a transaction with the same traced methods as DB.
@@ -326,7 +376,7 @@ type Tx struct {
 
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	ctx, span := t.db.start(ctx, q)
+	ctx, op := t.db.start(ctx, q)
 	var res sql.Result
 	var err error
 	if ferr := t.db.faults.Fail(faults.Postgres); ferr != nil {
@@ -336,13 +386,13 @@ func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result
 	} else {
 		res, err = t.tx.ExecContext(ctx, q, args...)
 	}
-	endSpan(span, err)
+	op.end(err)
 	return res, err
 }
 
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx, span := t.db.start(ctx, q)
+	ctx, op := t.db.start(ctx, q)
 	var rows *sql.Rows
 	var err error
 	if ferr := t.db.faults.Fail(faults.Postgres); ferr != nil {
@@ -352,13 +402,13 @@ func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows
 	} else {
 		rows, err = t.tx.QueryContext(ctx, q, args...)
 	}
-	endSpan(span, err)
+	op.end(err)
 	return rows, err
 }
 
 // QueryRowContext runs a single-row query in the transaction.
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	ctx, span := t.db.start(ctx, q)
+	ctx, op := t.db.start(ctx, q)
 	var row *sql.Row
 	if err := t.db.faults.Fail(faults.Postgres); err != nil {
 		row = t.db.dead.QueryRowContext(ctx, q, args...)
@@ -367,7 +417,7 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 	} else {
 		row = t.tx.QueryRowContext(ctx, q, args...)
 	}
-	endSpan(span, row.Err())
+	op.end(row.Err())
 	return row
 }
 

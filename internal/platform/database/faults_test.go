@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
@@ -58,4 +60,46 @@ func TestInjectedDependencyFault(t *testing.T) {
 			require.Equal(t, 1, count(t, db))
 		})
 	}
+}
+
+// Statements the database cannot serve are counted per database, beside the
+// duration of every statement: the client-side signal the doctor compares
+// across a datastore's clients.
+func TestUnavailableStatementsAreCounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sw := faults.New(faults.Deps{})
+	reg := prometheus.NewRegistry()
+	db, err := database.Open(ctx, database.Config{Service: "metricstest", DataDir: t.TempDir(), Faults: sw}, nil, reg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT 1`).Scan(&n))
+	set, err := faults.Parse([]byte(`{"dependency":{"target":"postgres"}}`), 0)
+	require.NoError(t, err)
+	sw.Apply(set, "test")
+	require.Error(t, db.QueryRowContext(ctx, `SELECT 1`).Scan(&n))
+	_, err = db.ExecContext(ctx, `SELECT 1`)
+	require.Error(t, err)
+	sw.Clear("test")
+
+	require.Equal(t, 2.0, counterValue(t, reg, "tungsten_db_unavailable_total"))
+	count, err := testutil.GatherAndCount(reg, "tungsten_db_statement_duration_seconds")
+	require.NoError(t, err)
+	require.Equal(t, 1, count)
+}
+
+// counterValue reads the one series of the counter name in reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1)
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no %s in the registry", name)
+	return 0
 }
