@@ -165,6 +165,13 @@ func componentOfObject(name string) string {
 	return ""
 }
 
+// sameReplicaSet reports whether two pod names share their ReplicaSet's
+// name (a Deployment's pods are <replicaset>-<suffix>).
+func sameReplicaSet(a, b string) bool {
+	i, j := strings.LastIndexByte(a, '-'), strings.LastIndexByte(b, '-')
+	return i > 0 && j > 0 && a[:i] == b[:j]
+}
+
 // PodStatus turns one pod into the doctor's view of it: events are this
 // run's window of events, usage its containers' usage against their limits.
 func PodStatus(p corev1.Pod, since time.Time, usage Usage, events []event, kubectl string) doctor.Pod {
@@ -191,9 +198,12 @@ func PodStatus(p corev1.Pod, since time.Time, usage Usage, events []event, kubec
 			out.LastTerminated, out.ExitCode = t.Reason, t.ExitCode
 		}
 	}
+	// A pod created inside the window in the same ReplicaSet as a pod killed
+	// inside it replaced that pod: it was killed or deleted, not rolled (a
+	// rollout's new pods belong to a new ReplicaSet).
 	if !p.CreationTimestamp.Time.Before(since) && out.Phase != "Terminating" {
 		for _, e := range events {
-			if e.Reason == "Killing" && e.object != p.Name && e.component == out.Component && e.component != "" {
+			if e.Reason == "Killing" && e.object != p.Name && sameReplicaSet(e.object, p.Name) {
 				out.Replaced = e.object
 			}
 		}

@@ -83,7 +83,7 @@ func pod(name, comp string, created time.Time, mut func(*corev1.Pod)) corev1.Pod
 func TestPodStatus(t *testing.T) {
 	since := t0.Add(-2 * time.Minute)
 	old := t0.Add(-time.Hour)
-	killing := []event{{Event: corev1.Event{Reason: "Killing"}, object: "tungsten-auth-aaa", component: "auth"}}
+	killing := []event{{Event: corev1.Event{Reason: "Killing"}, object: "tungsten-auth-5d8f-aaa", component: "auth"}}
 	tests := []struct {
 		name   string
 		pod    corev1.Pod
@@ -111,10 +111,12 @@ func TestPodStatus(t *testing.T) {
 			p.Status.ContainerStatuses[0].RestartCount = 1
 			p.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{Reason: "OOMKilled", FinishedAt: metav1.NewTime(old)}
 		}), nil, func(p doctor.Pod) bool { return p.RecentRestarts == 0 && p.LastTerminated == "" }},
-		{"replacement of a killed pod", pod("tungsten-auth-bbb", "auth", t0.Add(-30*time.Second), nil), killing,
+		{"replacement of a killed pod", pod("tungsten-auth-5d8f-bbb", "auth", t0.Add(-30*time.Second), nil), killing,
 			func(p doctor.Pod) bool {
-				return p.Replaced == "tungsten-auth-aaa" && strings.Contains(p.Reproduce, "tungsten-auth-aaa")
+				return p.Replaced == "tungsten-auth-5d8f-aaa" && strings.Contains(p.Reproduce, "tungsten-auth-5d8f-aaa")
 			}},
+		{"a rollout's new pod replaced nothing", pod("tungsten-auth-77c1-ccc", "auth", t0.Add(-30*time.Second), nil), killing,
+			func(p doctor.Pod) bool { return p.Replaced == "" }},
 		{"a new pod of another component", pod("tungsten-blog-b", "blog", t0.Add(-30*time.Second), nil), killing,
 			func(p doctor.Pod) bool { return p.Replaced == "" }},
 		{"terminating", pod("tungsten-web-1", "web", old, func(p *corev1.Pod) { now := metav1.NewTime(t0); p.DeletionTimestamp = &now }), nil,
