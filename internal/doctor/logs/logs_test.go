@@ -17,8 +17,12 @@ import (
 
 // The testdata bodies are answers of a real VictoriaLogs v1.52.1 to
 // errorQuery, over slog lines shipped by vlagent's file collector:
-// window.json for "120s", baseline.json for "600s offset 120s",
-// error_422.json for a query that does not parse.
+// window.json for "120s", baseline.json for "600s offset 120s" (crafted
+// lines: suppressed counts, a line without service, a long message),
+// users_down_*.json the same over distributed Tungsten's own logs
+// (scripts/test-observability.sh --up) after the users process was killed
+// and the gateway answered 503s for half a minute; error_422.json the answer
+// to a query that does not parse.
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -73,6 +77,23 @@ func TestLogErrors(t *testing.T) {
 	require.Equal(t, []doctor.LogErrors{{Component: "gateway", Now: 3, Base: 6,
 		Sample: "proxy error: dial tcp 127.0.0.1:1234: connect: connection refused",
 		Step:   doctor.StepLogSearch, Reproduce: `service:="gateway"`}}, got)
+}
+
+// TestLogErrorsUsersDown: the gateway logged 4 lines and suppressed 44
+// identical ones (telemetry's dedupe handler): 48 errors, over the rules'
+// LogFloor, where counting lines alone would have seen 4.
+func TestLogErrorsUsersDown(t *testing.T) {
+	t.Parallel()
+	cur, err := DecodeStats(readTestdata(t, "users_down_window.json"))
+	require.NoError(t, err)
+	base, err := DecodeStats(readTestdata(t, "users_down_baseline.json"))
+	require.NoError(t, err)
+	got, unattributed := LogErrors(cur, base, doctor.Window{Window: 2 * time.Minute, Baseline: 10 * time.Minute}, func(f string) string { return f })
+	require.Zero(t, unattributed)
+	require.Equal(t, []doctor.LogErrors{{Component: "gateway", Now: 48, Base: 0,
+		Sample: "request failed: unavailable: [users is unavailable]: dial tcp 127.0.0.1:25103: connect: connection refused",
+		Step:   doctor.StepLogSearch, Reproduce: `service:="gateway"`}}, got)
+	require.GreaterOrEqual(t, got[0].Now, doctor.LogFloor)
 }
 
 func TestComponent(t *testing.T) {
@@ -179,7 +200,7 @@ func TestCollectFailures(t *testing.T) {
 }
 
 func FuzzDecodeStats(f *testing.F) {
-	for _, name := range []string{"window.json", "baseline.json", "error_422.json"} {
+	for _, name := range []string{"window.json", "baseline.json", "users_down_window.json", "error_422.json"} {
 		f.Add(readTestdata(f, name))
 	}
 	f.Add([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"lines"},"value":[1,"1e400"]}]}}`))

@@ -63,16 +63,25 @@ type Trace struct {
 
 // Span is one span; times are microseconds.
 type Span struct {
-	SpanID        string `json:"spanID"`
-	OperationName string `json:"operationName"`
-	References    []struct {
-		RefType string `json:"refType"`
-		SpanID  string `json:"spanID"`
-	} `json:"references"`
-	StartTime int64      `json:"startTime"`
-	Duration  int64      `json:"duration"`
-	Tags      []KeyValue `json:"tags"`
-	ProcessID string     `json:"processID"`
+	SpanID        string      `json:"spanID"`
+	OperationName string      `json:"operationName"`
+	References    []Reference `json:"references"`
+	StartTime     int64       `json:"startTime"`
+	Duration      int64       `json:"duration"`
+	Tags          []KeyValue  `json:"tags"`
+	Logs          []Log       `json:"logs"`
+	ProcessID     string      `json:"processID"`
+}
+
+// Reference links a span to its parent (CHILD_OF) or a cause (FOLLOWS_FROM).
+type Reference struct {
+	RefType string `json:"refType"`
+	SpanID  string `json:"spanID"`
+}
+
+// Log is a span event; an error's carries exception.message.
+type Log struct {
+	Fields []KeyValue `json:"fields"`
 }
 
 // KeyValue is a tag; Value is a string, bool or number.
@@ -137,8 +146,21 @@ func tag(tags []KeyValue, key string) string {
 	return ""
 }
 
+// isError reports whether a span failed. A Redis server's "ERR unknown
+// command/subcommand" reply is not a failure: go-redis probes CLIENT SETINFO
+// and CLIENT MAINT_NOTIFICATIONS on every new connection and records the
+// refusal of a server that predates them as an error span, in healthy
+// traces.
 func isError(s *Span) bool {
-	return tag(s.Tags, "error") == "true" || tag(s.Tags, "otel.status_code") == "ERROR"
+	if tag(s.Tags, "error") != "true" && tag(s.Tags, "otel.status_code") != "ERROR" {
+		return false
+	}
+	for _, l := range s.Logs {
+		if strings.HasPrefix(tag(l.Fields, "exception.message"), "ERR unknown ") {
+			return false
+		}
+	}
+	return true
 }
 
 var components = []string{"gateway", "auth", "users", "blog", "web"}
@@ -211,21 +233,30 @@ func Analyze(tr Trace, slowMS float64) (f Finding, ok bool) {
 			}
 		}
 	}
-	depth := func(i int) int {
-		d := 0
-		for j := parent[i]; j >= 0 && d <= len(spans); j = parent[j] {
-			d++
+	// Depths from the roots down; spans of a reference cycle (a broken
+	// trace) are never reached and stay at 0.
+	depth := make([]int, len(spans))
+	var queue []int
+	for i := range spans {
+		if parent[i] < 0 {
+			queue = append(queue, i)
 		}
-		return d
 	}
-
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		for _, c := range children[i] {
+			depth[c] = depth[i] + 1
+			queue = append(queue, c)
+		}
+	}
 	lo, hi := extent(spans, parent)
 	best, bestDepth := -1, -1
 	for i := range spans {
 		if !isError(&spans[i]) {
 			continue
 		}
-		if d := depth(i); d > bestDepth || (d == bestDepth && spans[i].StartTime < spans[best].StartTime) {
+		if d := depth[i]; d > bestDepth || (d == bestDepth && spans[i].StartTime < spans[best].StartTime) {
 			best, bestDepth = i, d
 		}
 	}
@@ -294,10 +325,13 @@ func extent(spans []Span, parent []int) (lo, hi int64) {
 
 // Hops aggregates the findings of the window's traces into at most one Hop
 // per component: the kind (error or slow) most of its traces show, the
-// trace with the largest self time of that kind as the representative.
-// base are the baseline's findings; scale is window length over baseline
-// length. reproduce renders the command showing a trace.
-func Hops(now, base []Finding, scale float64, reproduce func(traceID string) string) []doctor.Hop {
+// trace with the largest self time of that kind as the representative. A
+// component is reported when at least MinTraces of the nowTraces fetched in
+// the window name it, and a share of them above HopFactor times its share
+// of the baseTraces fetched in the baseline (shares, not counts: the fetch
+// is bounded, so on a busy system both samples are full). reproduce renders
+// the command showing a trace.
+func Hops(now, base []Finding, nowTraces, baseTraces int, reproduce func(traceID string) string) []doctor.Hop {
 	type agg struct {
 		n        [2]int // slow, error
 		rep      [2]Finding
@@ -323,10 +357,16 @@ func Hops(now, base []Finding, scale float64, reproduce func(traceID string) str
 	for _, f := range base {
 		baseN[f.Component]++
 	}
+	share := func(n, of int) float64 {
+		if of <= 0 {
+			return 0
+		}
+		return float64(n) / float64(of)
+	}
 	var out []doctor.Hop
 	for comp, a := range by {
 		n := a.n[0] + a.n[1]
-		if n < MinTraces || float64(n) <= HopFactor*float64(baseN[comp])*scale {
+		if n < MinTraces || share(n, max(nowTraces, n)) <= HopFactor*share(baseN[comp], baseTraces) {
 			continue
 		}
 		k := 0
@@ -375,31 +415,32 @@ func (c *Client) Services(ctx context.Context) ([]string, error) {
 	return DecodeServices(body)
 }
 
-// query is one /api/traces search: the errors, or the slow traces.
-func (c *Client) query(service string, start, end time.Time, errorsOnly bool) string {
+// query is one /api/traces search: the latest traces, or the slow ones
+// (apart, so that a busy window's fast traces do not crowd them out).
+// Jaeger v2 cannot search by status (the error tag is derived, not stored),
+// so errors are found among the latest.
+func (c *Client) query(service string, start, end time.Time, slowOnly bool) string {
 	v := url.Values{
 		"service": {service},
 		"start":   {strconv.FormatInt(start.UnixMicro(), 10)},
 		"end":     {strconv.FormatInt(end.UnixMicro(), 10)},
 		"limit":   {strconv.Itoa(Limit)},
 	}
-	if errorsOnly {
-		v.Set("tags", `{"error":"true"}`)
-	} else {
+	if slowOnly {
 		v.Set("minDuration", strconv.Itoa(int(SlowMS))+"ms")
 	}
 	return c.base() + "/api/traces?" + v.Encode()
 }
 
-// fetch finds the hops of the traces of services in [start, end). Failing
-// queries are returned as notes.
-func (c *Client) fetch(ctx context.Context, services []string, start, end time.Time) ([]Finding, []doctor.Evidence) {
+// fetch finds the hops of the traces of services in [start, end) and
+// counts the distinct traces fetched. Failing searches are returned as notes.
+func (c *Client) fetch(ctx context.Context, services []string, start, end time.Time) ([]Finding, int, []doctor.Evidence) {
 	seen := map[string]bool{}
 	var found []Finding
 	var notes []doctor.Evidence
 	for _, svc := range services {
-		for _, errorsOnly := range []bool{true, false} {
-			u := c.query(svc, start, end, errorsOnly)
+		for _, slowOnly := range []bool{false, true} {
+			u := c.query(svc, start, end, slowOnly)
 			body, err := c.get(ctx, u)
 			var trs []Trace
 			if err == nil {
@@ -420,7 +461,7 @@ func (c *Client) fetch(ctx context.Context, services []string, start, end time.T
 			}
 		}
 	}
-	return found, notes
+	return found, len(seen), notes
 }
 
 // Collect fills snap's trace part. An error means Jaeger could not be
@@ -438,15 +479,11 @@ func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 	}
 	sort.Strings(services)
 	end := time.Now()
-	now, notes := c.fetch(ctx, services, end.Add(-w.Window), end)
-	base, baseNotes := c.fetch(ctx, services, end.Add(-w.Window-w.Baseline), end.Add(-w.Window))
+	now, nowN, notes := c.fetch(ctx, services, end.Add(-w.Window), end)
+	base, baseN, baseNotes := c.fetch(ctx, services, end.Add(-w.Window-w.Baseline), end.Add(-w.Window))
 	snap.Notes = append(snap.Notes, notes...)
 	snap.Notes = append(snap.Notes, baseNotes...)
-	scale := 0.0
-	if w.Baseline > 0 {
-		scale = float64(w.Window) / float64(w.Baseline)
-	}
-	snap.Hops = append(snap.Hops, Hops(now, base, scale, func(id string) string {
+	snap.Hops = append(snap.Hops, Hops(now, base, nowN, baseN, func(id string) string {
 		return fmt.Sprintf("%s/trace/%s (API: curl -s %s/api/traces/%s)", c.base(), id, c.base(), id)
 	})...)
 	return nil
