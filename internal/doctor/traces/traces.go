@@ -13,12 +13,12 @@
 // tungsten-<target>), or, in a process serving several targets, the module
 // its tracer is named after (otel.scope.name .../internal/<module>).
 //
-// Traces are fetched per Tungsten service, bounded (errors and slow ones
-// apart, Limit each), in the window and in the baseline before it: a
-// component is reported only when more traces name it in the window than
-// HopFactor times its baseline (scaled to the window), and at least
-// MinTraces, so the steady slow hop of a healthy system (a password hash at
-// login) is not an incident.
+// Traces are fetched per Tungsten service, bounded (the latest and the slow
+// ones apart, Limit each), in the window and in the baseline before it: a
+// component is reported only when at least MinTraces of the window's name
+// it, a share above HopFactor times its share of the baseline's, so the
+// steady slow hop of a healthy system (a password hash at login) or a lone
+// failure is not an incident.
 package traces
 
 import (
@@ -210,8 +210,8 @@ func ServiceComponent(service, scope string) string {
 
 // Analyze names the hop of one trace: the deepest error span's component,
 // or, for a trace whose root spans last at least slowMS, the component of
-// the span with the largest self time within them. ok is false for a fast trace without errors or one
-// whose hop names no component.
+// the span with the largest self time within them. ok is false for a fast
+// trace without errors or one whose hop names no component.
 func Analyze(tr Trace, slowMS float64) (f Finding, ok bool) {
 	spans := tr.Spans
 	if len(spans) > maxSpans {
