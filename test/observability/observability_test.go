@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -37,6 +38,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tungsten-blog/tungsten/internal/doctor"
+	"github.com/tungsten-blog/tungsten/internal/doctor/logs"
+	"github.com/tungsten-blog/tungsten/internal/doctor/traces"
 	"github.com/tungsten-blog/tungsten/test/internal/logsearch"
 	"github.com/tungsten-blog/tungsten/test/internal/promcheck"
 )
@@ -98,6 +102,7 @@ func TestObservability(t *testing.T) {
 
 	waitScraped(t, e.prometheus)
 	t.Run("users down: 5xx at the gateway, TungstenTargetDown pending", func(t *testing.T) { usersDown(t, c, e) })
+	t.Run("doctor sources: Jaeger names users, VictoriaLogs counts the gateway's errors", func(t *testing.T) { doctorSources(t, e) })
 	time.Sleep(3 * time.Second) // a few rule evaluations (1 s) on the 503s
 	t.Run("exemplars carry trace_id", func(t *testing.T) { checkExemplars(t, e.prometheus) })
 	t.Run("dashboards", func(t *testing.T) {
@@ -240,6 +245,54 @@ func usersDown(t *testing.T, c *client, e env) {
 		n, err := promcheck.Query(e.prometheus, `tungsten_http_requests_total{service="gateway",code="503"}`)
 		return err == nil && n > 0
 	}, 30*time.Second, 500*time.Millisecond, "Prometheus never scraped the gateway's 503s")
+}
+
+// doctorSources runs the doctor's trace and log-search sources against the
+// real Jaeger and VictoriaLogs right after the users process died: the
+// window (2 minutes) holds the 503s, the baseline (10 minutes before it)
+// only the stack's start. The traces through the dead process must name
+// users (the gateway's hop span to it fails with no deeper span), and the
+// gateway's "request failed" lines must be counted, with a reproduce
+// command that finds them.
+func doctorSources(t *testing.T, e env) {
+	w := doctor.Window{Window: 2 * time.Minute, Baseline: 10 * time.Minute}
+	hc := &http.Client{Timeout: 20 * time.Second}
+	var snap doctor.Snapshot
+	var hop doctor.Hop
+	require.Eventually(t, func() bool {
+		snap = doctor.Snapshot{}
+		require.NoError(t, (&traces.Client{URL: e.jaeger, HTTP: hc}).Collect(t.Context(), w, &snap))
+		i := slices.IndexFunc(snap.Hops, func(h doctor.Hop) bool { return h.Component == "users" })
+		if i >= 0 {
+			hop = snap.Hops[i]
+		}
+		return i >= 0
+	}, 30*time.Second, time.Second, "the trace source never named users: hops %+v, notes %+v", &snap.Hops, &snap.Notes)
+	t.Logf("traces: hops %+v, notes %+v", snap.Hops, snap.Notes)
+	require.True(t, hop.Error, "users' hop is a failing one: %+v", hop)
+	require.True(t, strings.HasPrefix(hop.Reproduce, e.jaeger+"/trace/"+hop.TraceID), hop.Reproduce)
+	var tr struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	require.NoError(t, promcheck.GetJSON(e.jaeger+"/api/traces/"+hop.TraceID, &tr))
+	require.Len(t, tr.Data, 1, "the hop's trace %s", hop.TraceID)
+
+	var gw doctor.LogErrors
+	require.Eventually(t, func() bool {
+		snap = doctor.Snapshot{}
+		require.NoError(t, (&logs.Client{URL: e.victoriaLogs, HTTP: hc}).Collect(t.Context(), w, &snap))
+		i := slices.IndexFunc(snap.LogErrors, func(l doctor.LogErrors) bool { return l.Component == "gateway" })
+		if i >= 0 {
+			gw = snap.LogErrors[i]
+		}
+		return i >= 0
+	}, 30*time.Second, time.Second, "the log-search source never counted the gateway's errors")
+	t.Logf("logs: errors %+v, notes %+v", snap.LogErrors, snap.Notes)
+	require.Positive(t, gw.Now)
+	require.Contains(t, gw.Sample, "users is unavailable")
+	out, err := exec.CommandContext(t.Context(), "sh", "-c", gw.Reproduce).Output()
+	require.NoError(t, err, gw.Reproduce)
+	require.Contains(t, string(out), "users is unavailable", "%s found: %s", gw.Reproduce, out)
 }
 
 // --- logs ------------------------------------------------------------------
