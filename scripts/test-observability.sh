@@ -221,8 +221,9 @@ done
 [[ -n "$users_pid" ]] || die "cannot find the users process"
 log "test/observability against $API_URL (it kills the users process on purpose, for real 503s)"
 set +e
+admin_urls=$(for s in "${SERVICES[@]}"; do printf '%s=http://127.0.0.1:%s,' "$s" "${ADMIN_PORT[$s]}"; done)
 TUNGSTEN_OBS_API_URL=${API_URL%/api} TUNGSTEN_OBS_PROMETHEUS_URL=$PROM_URL TUNGSTEN_OBS_JAEGER_URL=$JAEGER_URL \
-	TUNGSTEN_OBS_VICTORIALOGS_URL=$VLOGS_URL \
+	TUNGSTEN_OBS_VICTORIALOGS_URL=$VLOGS_URL TUNGSTEN_OBS_BIN=$TUNGSTEN_BIN TUNGSTEN_OBS_ADMIN_URLS=${admin_urls%,} \
 	TUNGSTEN_OBS_LOG_DIR=$ART TUNGSTEN_OBS_USERS_PID=$users_pid timeout -k 10 "$OBS_TEST_TIMEOUT" go test -count=1 -v -run 'TestObservability$' ./test/observability/ \
 	>"$ART/go-test.log" 2>&1
 rc=$?

@@ -16,7 +16,7 @@ const (
 	MinRate        = 0.05  // req/s under which RED is not judged
 	DepFactor      = 3.0   // a dependency signal above 3x its baseline and its floor
 	UsageRatio     = 0.85  // CPU or memory above 85% of the limit
-	LogFactor      = 3.0   // error lines above 3x the baseline ...
+	LogFactor      = 3.0   // errors logged (lines and the repeats the handler suppressed) above 3x the baseline ...
 	LogFloor       = 20    // ... and at least this many in the window
 	Threshold      = 0.3   // a component scoring less is not a verdict
 )

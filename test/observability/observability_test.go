@@ -103,6 +103,7 @@ func TestObservability(t *testing.T) {
 	waitScraped(t, e.prometheus)
 	t.Run("users down: 5xx at the gateway, TungstenTargetDown pending", func(t *testing.T) { usersDown(t, c, e) })
 	t.Run("doctor sources: Jaeger names users, VictoriaLogs counts the gateway's errors", func(t *testing.T) { doctorSources(t, e) })
+	t.Run("tungsten doctor names users, its victims discounted", func(t *testing.T) { doctorVerdict(t, e) })
 	time.Sleep(3 * time.Second) // a few rule evaluations (1 s) on the 503s
 	t.Run("exemplars carry trace_id", func(t *testing.T) { checkExemplars(t, e.prometheus) })
 	t.Run("dashboards", func(t *testing.T) {

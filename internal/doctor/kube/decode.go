@@ -26,8 +26,8 @@ var errorLevel = []byte(`"level":"ERROR"`)
 
 // CountErrors reads container logs written with timestamps (`kubectl logs
 // --timestamps`: an RFC 3339 time, a space, the line) and counts Tungsten's
-// JSON error lines before and after cutoff. Lines without a timestamp or
-// not JSON are not counted.
+// JSON error lines before and after cutoff, with the repeats the log
+// handler suppressed. Lines without a timestamp are not counted.
 func CountErrors(r io.Reader, cutoff time.Time) (Counts, error) {
 	var c Counts
 	br := bufio.NewReaderSize(r, maxLine)
@@ -53,16 +53,21 @@ func CountErrors(r io.Reader, cutoff time.Time) (Counts, error) {
 		if err != nil {
 			continue
 		}
+		var l struct {
+			Msg        string `json:"msg"`
+			Error      string `json:"error"`
+			Suppressed int    `json:"suppressed"`
+		}
+		decoded := json.Unmarshal(rest, &l) == nil
+		// The log handler writes one line per repeated message and interval
+		// and counts the ones it held back in "suppressed".
+		n := 1 + max(0, min(l.Suppressed, 1_000_000))
 		if t.Before(cutoff) {
-			c.Base++
+			c.Base += n
 			continue
 		}
-		c.Now++
-		var l struct {
-			Msg   string `json:"msg"`
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(rest, &l) == nil && l.Msg != "" {
+		c.Now += n
+		if decoded && l.Msg != "" {
 			c.Sample = l.Msg
 			if l.Error != "" {
 				c.Sample += ": " + l.Error

@@ -19,7 +19,7 @@ func TestCountErrors(t *testing.T) {
 		`2026-12-04T18:50:00.000000001Z {"time":"x","level":"ERROR","msg":"old failure"}`,
 		`2026-12-04T18:59:00Z {"level":"INFO","msg":"request"}`,
 		`2026-12-04T19:00:01.5Z {"level":"ERROR","msg":"loading article","error":"dial tcp: connection refused"}`,
-		`2026-12-04T19:00:02Z {"level":"ERROR","msg":"second"}`,
+		`2026-12-04T19:00:02Z {"level":"ERROR","msg":"second","suppressed":3}`,
 		`not a timestamp {"level":"ERROR"}`,
 		`2026-12-04T19:00:03Z ` + strings.Repeat("x", maxLine+10) + `"level":"ERROR"`,
 		`2026-12-04T19:00:04Z {"level":"WARN","msg":"slow"}`,
@@ -28,7 +28,7 @@ func TestCountErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{Now: 2, Base: 1, Sample: "second"}
+	want := Counts{Now: 5, Base: 1, Sample: "second"}
 	if c != want {
 		t.Fatalf("CountErrors = %+v, want %+v", c, want)
 	}
@@ -185,8 +185,8 @@ func FuzzCountErrors(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Now < 0 || c.Base < 0 || c.Now+c.Base > strings.Count(s, "\n")+1 {
-			t.Fatalf("counts %+v for %d lines", c, strings.Count(s, "\n")+1)
+		if c.Now < 0 || c.Base < 0 {
+			t.Fatalf("counts %+v", c)
 		}
 	})
 }
