@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -85,8 +86,9 @@ func (s *Source) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 	usage := s.podUsage(ctx, pods.Items, snap)
 	var tungsten []corev1.Pod
 	for _, p := range pods.Items {
+		// A finished Job's pod (the migrations) is neither ready nor a fault.
 		comp := p.Labels[ComponentLabel]
-		if comp == "" {
+		if !known(comp) || p.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
 		tungsten = append(tungsten, p)
@@ -149,6 +151,12 @@ func eventTime(e corev1.Event) time.Time {
 	return e.FirstTimestamp.Time
 }
 
+// known reports whether comp is a component a verdict can name (or "all",
+// the all-in-one pods).
+func known(comp string) bool {
+	return comp == "all" || slices.Contains(doctor.Components, comp)
+}
+
 // componentOfObject reads the component from a Tungsten object's name
 // ("tungsten-blog-7d9c-xk2p" → "blog"); "" when it is not one.
 func componentOfObject(name string) string {
@@ -157,12 +165,10 @@ func componentOfObject(name string) string {
 		return ""
 	}
 	comp, _, _ := strings.Cut(rest, "-")
-	for _, c := range append(doctor.Components, "all") {
-		if comp == c {
-			return c
-		}
+	if !known(comp) {
+		return ""
 	}
-	return ""
+	return comp
 }
 
 // sameReplicaSet reports whether two pod names share their ReplicaSet's
