@@ -216,14 +216,14 @@ func Diagnose(snap Snapshot) Diagnosis {
 			// Seen by several clients (or the only one): the datastore.
 			anomalous[ds] = true
 			for _, d := range depWhy[ds] {
-				s.add(ds, scoreDepMany, StepMetrics, fmt.Sprintf("%s client %s: %s %.3g/s (baseline %.3g/s)", ds, d.Client, d.Signal, d.Now, d.Base), d.Reproduce)
+				s.add(ds, scoreDepMany, StepMetrics, fmt.Sprintf("%s client %s: %s %.3g (baseline %.3g)", ds, d.Client, d.Signal, d.Now, d.Base), d.Reproduce)
 			}
 		case len(bad) == 1:
 			// One client fails while the others are healthy: the client.
 			c := bad[0]
 			anomalous[c] = true
 			for _, d := range depWhy[ds] {
-				s.add(c, scoreDepOne, StepMetrics, fmt.Sprintf("only %s sees %s failing (%s %.3g/s, baseline %.3g/s); healthy clients: %s", c, ds, d.Signal, d.Now, d.Base, strings.Join(good, ",")), d.Reproduce)
+				s.add(c, scoreDepOne, StepMetrics, fmt.Sprintf("only %s sees %s failing (%s %.3g, baseline %.3g); healthy clients: %s", c, ds, d.Signal, d.Now, d.Base, strings.Join(good, ",")), d.Reproduce)
 			}
 		}
 	}

@@ -154,7 +154,7 @@ type depSignal struct {
 // consumer errors (NATS). %[1]s is the range selector.
 var depSignals = []depSignal{
 	{"postgres", "unavailable statements/s", `sum by (target) (rate(tungsten_db_unavailable_total%[1]s))`, 0.05},
-	{"postgres", "mean statement s", `sum by (target) (rate(tungsten_db_statement_duration_seconds_sum%[1]s)) / sum by (target) (rate(tungsten_db_statement_duration_seconds_count%[1]s))`, 0.05},
+	{"postgres", "mean statement duration (s)", `sum by (target) (rate(tungsten_db_statement_duration_seconds_sum%[1]s)) / sum by (target) (rate(tungsten_db_statement_duration_seconds_count%[1]s))`, 0.05},
 	{"postgres", "pool wait s/s", `sum by (target) (rate(go_sql_wait_duration_seconds_total%[1]s))`, 0.05},
 	{"redis", "cache errors/s", `sum by (target) (rate(tungsten_cache_errors_total%[1]s))`, 0.1},
 	{"redis", "rate-limit fallbacks/s", `sum by (target) (rate(tungsten_ratelimit_fallbacks_total%[1]s))`, 0.1},
