@@ -40,9 +40,10 @@ const (
 
 // downstream is the call graph (internal/app wires it): who each component
 // calls. The gateway fronts every service, keeps its rate limits in Redis
-// and follows token revocations on NATS (its readiness depends on it); auth checks passwords with users; the blog falls back to users for
-// authors; the services use the datastores. Only calls on request paths are
-// edges (users' calls to auth are not), so the graph has no cycle.
+// and follows token revocations on NATS (its readiness depends on it); auth
+// checks passwords with users; the blog falls back to users for authors;
+// the services use the datastores. Only calls on request paths are edges
+// (users' calls to auth are not), so the graph has no cycle.
 var downstream = map[string][]string{
 	"gateway": {"auth", "users", "blog", "web", "redis", "nats"},
 	"web":     {"auth", "users", "blog"},
