@@ -44,6 +44,11 @@ type Snapshot struct {
 	NotConsulted []NotConsulted
 }
 
+// PhaseGone is the phase of a pod that was stopped inside the window while
+// no pod of its component runs any more (a StatefulSet scaled to zero, a
+// deleted Deployment): the Pod stands for the component's absence.
+const PhaseGone = "Gone"
+
 // Pod is the status of one pod of a component.
 type Pod struct {
 	Component, Name, Phase string

@@ -118,6 +118,8 @@ func Diagnose(snap Snapshot) Diagnosis {
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s waiting: %s (restarts %d, last terminated %s exit %d)", p.Name, p.Waiting, p.Restarts, orDash(p.LastTerminated), p.ExitCode), p.Reproduce)
 		case p.LastTerminated == "OOMKilled" && p.Restarts > 0:
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s OOMKilled (restarts %d)", p.Name, p.Restarts), p.Reproduce)
+		case p.Phase == PhaseGone:
+			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("no pod of %s runs: %s was stopped in the window", p.Component, p.Name), p.Reproduce)
 		case p.Phase != "" && p.Phase != "Running" && p.Phase != "Succeeded":
 			s.add(p.Component, scorePod, StepPods, fmt.Sprintf("pod %s phase %s", p.Name, p.Phase), p.Reproduce)
 		case p.RecentRestarts > 0:

@@ -115,6 +115,17 @@ func TestDiagnose(t *testing.T) {
 				{Component: "auth", Name: "auth-1", Phase: "Running", Ready: true, Restarts: 1, RecentRestarts: 1, LastTerminated: "Error", ExitCode: 137},
 			}}
 		}, "auth"},
+		{"nats gone: the services it made unready are victims", func() Snapshot {
+			deps := healthyDeps()
+			deps = append(deps, Dep{Client: "blog", Datastore: "nats", Signal: "outbox publish failures/s", Now: 5, Base: 0, Floor: 0.02},
+				Dep{Client: "users", Datastore: "nats", Signal: "outbox publish failures/s", Now: 0, Base: 0, Floor: 0.02})
+			var pods []Pod
+			for _, c := range []string{"gateway", "users", "blog"} {
+				pods = append(pods, Pod{Component: c, Name: c + "-1", Phase: "Running", Ready: false})
+			}
+			pods = append(pods, Pod{Component: "nats", Name: "tungsten-nats-0", Phase: PhaseGone})
+			return Snapshot{Services: healthyRED(), Deps: deps, Pods: pods}
+		}, "nats"},
 		{"single noisy sample under floors", func() Snapshot {
 			red := healthyRED()
 			red["blog"] = ServiceRED{Rate: 10, ErrRatio: 0.02, P99: 0.09, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.02}

@@ -94,6 +94,7 @@ func (s *Source) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 		tungsten = append(tungsten, p)
 		snap.Pods = append(snap.Pods, PodStatus(p, since, usage[p.Name], events, s.kc()))
 	}
+	snap.Pods = append(snap.Pods, gone(tungsten, events, s.Namespace, s.kc())...)
 	if len(tungsten) == 0 {
 		snap.NotConsulted = append(snap.NotConsulted, doctor.NotConsulted{Source: "pods",
 			Why: fmt.Sprintf("no pod labelled %s in namespace %s", ComponentLabel, s.Namespace)})
@@ -169,6 +170,29 @@ func componentOfObject(name string) string {
 		return ""
 	}
 	return comp
+}
+
+// gone stands for each component a pod of which was stopped (Killing) in
+// the window while no pod of it exists any more.
+func gone(pods []corev1.Pod, events []event, namespace, kubectl string) []doctor.Pod {
+	running := map[string]bool{}
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil {
+			running[p.Labels[ComponentLabel]] = true
+		}
+	}
+	var out []doctor.Pod
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.Reason != "Killing" || e.component == "" || running[e.component] || seen[e.component] {
+			continue
+		}
+		seen[e.component] = true
+		out = append(out, doctor.Pod{Component: e.component, Name: e.object, Phase: doctor.PhaseGone,
+			Reproduce: fmt.Sprintf("%s -n %s get pods,statefulsets,deployments -l %s=%s; %s -n %s get events --field-selector involvedObject.name=%s",
+				kubectl, namespace, ComponentLabel, e.component, kubectl, namespace, e.object)})
+	}
+	return out
 }
 
 // sameReplicaSet reports whether two pod names share their ReplicaSet's

@@ -134,6 +134,20 @@ func TestPodStatus(t *testing.T) {
 	}
 }
 
+func TestGone(t *testing.T) {
+	pods := []corev1.Pod{pod("tungsten-blog-5d-a", "blog", t0, nil)}
+	events := []event{
+		{Event: corev1.Event{Reason: "Killing"}, object: "tungsten-nats-0", component: "nats"},
+		{Event: corev1.Event{Reason: "Killing"}, object: "tungsten-nats-0", component: "nats"},
+		{Event: corev1.Event{Reason: "Killing"}, object: "tungsten-blog-5d-b", component: "blog"},
+		{Event: corev1.Event{Reason: "Unhealthy"}, object: "tungsten-web-5d-c", component: "web"},
+	}
+	got := gone(pods, events, "tungsten", "kubectl")
+	if len(got) != 1 || got[0].Component != "nats" || got[0].Phase != doctor.PhaseGone || got[0].Name != "tungsten-nats-0" {
+		t.Fatalf("gone = %+v, want nats alone (blog still runs, web was not stopped)", got)
+	}
+}
+
 func TestPodUsageAndNodeStatus(t *testing.T) {
 	p := pod("tungsten-blog-1", "blog", t0, nil)
 	u := PodUsage(p, map[string]Quantities{"tungsten": {CPUMilli: 450, MemBytes: 32 << 20}})
