@@ -111,6 +111,7 @@ func Diagnose(snap Snapshot) Diagnosis {
 
 	// Pods: a crash-looping, OOM-killed, restarted, replaced or unready pod
 	// names its service.
+	cpuHot := false // a pod uses its whole CPU limit
 	for _, p := range snap.Pods {
 		own := true
 		switch {
@@ -137,6 +138,7 @@ func Diagnose(snap Snapshot) Diagnosis {
 			s.direct[p.Component] = true
 		}
 		if p.CPURatio > UsageRatio {
+			cpuHot = true
 			s.add(p.Component, scoreUsage, StepNode, fmt.Sprintf("pod %s CPU at %.0f%% of its limit", p.Name, 100*p.CPURatio), p.Reproduce)
 		}
 		if p.MemRatio > UsageRatio {
@@ -164,6 +166,7 @@ func Diagnose(snap Snapshot) Diagnosis {
 	}
 
 	// Node: pressure or NotReady names the node.
+	nodeBusy := false
 	for _, n := range snap.Nodes {
 		if len(n.Pressure) > 0 {
 			s.direct["node"] = true
@@ -171,6 +174,11 @@ func Diagnose(snap Snapshot) Diagnosis {
 		}
 		if n.CPURatio > UsageRatio || n.MemRatio > UsageRatio {
 			s.add("node", scoreUsage, StepNode, fmt.Sprintf("node %s CPU %.0f%%, memory %.0f%% of allocatable", n.Name, 100*n.CPURatio, 100*n.MemRatio), n.Reproduce)
+			// A busy node no pod explains (none at its CPU limit) slows
+			// everything on it: its services' anomalies are victims.
+			if !cpuHot || n.MemRatio > UsageRatio {
+				nodeBusy = true
+			}
 		}
 	}
 
@@ -256,6 +264,9 @@ func Diagnose(snap Snapshot) Diagnosis {
 	for comp := range s.symptom {
 		anomalous[comp] = true
 	}
+	if nodeBusy || s.direct["node"] {
+		anomalous["node"] = true
+	}
 	delete(anomalous, None)
 	for comp := range s.score {
 		if !s.direct[comp] && victimOf(comp, anomalous, map[string]bool{}) {
@@ -304,9 +315,12 @@ func Diagnose(snap Snapshot) Diagnosis {
 	return d
 }
 
-// victimOf reports whether one of comp's dependencies (transitively) is
-// anomalous.
+// victimOf reports whether one of comp's dependencies (transitively), or
+// the node it runs on, is anomalous.
 func victimOf(comp string, anomalous, seen map[string]bool) bool {
+	if comp != "node" && anomalous["node"] {
+		return true // every component runs on the node
+	}
 	for _, d := range downstream[comp] {
 		if seen[d] {
 			continue

@@ -126,6 +126,20 @@ func TestDiagnose(t *testing.T) {
 			pods = append(pods, Pod{Component: "nats", Name: "tungsten-nats-0", Phase: PhaseGone})
 			return Snapshot{Services: healthyRED(), Deps: deps, Pods: pods}
 		}, "nats"},
+		{"node CPU busy from outside: the slow services are victims", func() Snapshot {
+			red := healthyRED()
+			for _, c := range []string{"gateway", "auth", "blog", "web"} {
+				red[c] = ServiceRED{Rate: 10, ErrRatio: 0.001, P99: 0.18, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.01}
+			}
+			return Snapshot{Services: red, Deps: healthyDeps(), Nodes: []Node{{Name: "n1", CPURatio: 0.91, MemRatio: 0.13}},
+				Pods: []Pod{{Component: "auth", Name: "auth-1", Phase: "Running", Ready: true, CPURatio: 0.3}}}
+		}, "node"},
+		{"a pod burning its CPU limit explains the busy node", func() Snapshot {
+			red := healthyRED()
+			red["web"] = ServiceRED{Rate: 10, ErrRatio: 0.001, P99: 0.4, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.02}
+			return Snapshot{Services: red, Deps: healthyDeps(), Nodes: []Node{{Name: "n1", CPURatio: 0.9, MemRatio: 0.13}},
+				Pods: []Pod{{Component: "web", Name: "web-1", Phase: "Running", Ready: true, CPURatio: 0.97}}}
+		}, "web"},
 		{"single noisy sample under floors", func() Snapshot {
 			red := healthyRED()
 			red["blog"] = ServiceRED{Rate: 10, ErrRatio: 0.02, P99: 0.09, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.02}

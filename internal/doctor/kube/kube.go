@@ -29,10 +29,11 @@ const ComponentLabel = "app.kubernetes.io/component"
 
 // Bounds on what one run reads, so a large namespace cannot make it slow.
 const (
-	maxPods     = 50
-	maxLogPods  = 20
-	maxLogBytes = 2 << 20
-	maxEvents   = 500
+	maxPods       = 50
+	maxLogPods    = 20
+	maxLogBytes   = 2 << 20
+	maxEvents     = 500
+	maxEventPages = 20
 )
 
 // Source reads one namespace of one cluster.
@@ -123,14 +124,29 @@ type event struct {
 	object, component string
 }
 
+// events lists the namespace's events page by page (they come in name
+// order, not time order, so the window's may be on any page), at most
+// maxEventPages pages of maxEvents.
 func (s *Source) events(ctx context.Context, since time.Time, snap *doctor.Snapshot) []event {
-	list, err := s.Client.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{Limit: maxEvents})
-	if err != nil {
-		snap.NotConsulted = append(snap.NotConsulted, doctor.NotConsulted{Source: "events", Why: err.Error()})
-		return nil
+	var items []corev1.Event
+	opts := metav1.ListOptions{Limit: maxEvents}
+	for page := 0; page < maxEventPages; page++ {
+		list, err := s.Client.CoreV1().Events(s.Namespace).List(ctx, opts)
+		if err != nil {
+			snap.NotConsulted = append(snap.NotConsulted, doctor.NotConsulted{Source: "events", Why: err.Error()})
+			return nil
+		}
+		items = append(items, list.Items...)
+		if opts.Continue = list.Continue; opts.Continue == "" {
+			break
+		}
+		if page == maxEventPages-1 {
+			snap.Notes = append(snap.Notes, doctor.Evidence{Step: doctor.StepPods, Component: doctor.None,
+				Summary: fmt.Sprintf("only the first %d events of %s read", maxEvents*maxEventPages, s.Namespace)})
+		}
 	}
 	var out []event
-	for _, e := range list.Items {
+	for _, e := range items {
 		if eventTime(e).Before(since) || (e.Type != corev1.EventTypeWarning && e.Reason != "Killing") {
 			continue
 		}
