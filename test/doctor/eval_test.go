@@ -397,13 +397,23 @@ func setup(t *testing.T, c config) *rig {
 	for _, s := range []string{"postgres", "redis"} {
 		slice := "tungsten-" + s + "-node"
 		var es struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
 			Ports []struct {
 				Port int `json:"port"`
 			} `json:"ports"`
 		}
 		require.NoError(t, getJSON(&es, "endpointslice", slice))
 		require.NotEmpty(t, es.Ports, slice)
+		// The server's own port, kept in an annotation while the slice points at the
+		// proxy, so a run killed before its cleanup does not make the next one proxy
+		// to a dead proxy.
 		orig := es.Ports[0].Port
+		if p, err := strconv.Atoi(es.Metadata.Annotations[origPortAnnotation]); err == nil && p > 0 {
+			orig = p
+		}
+		kc(t, "annotate", "--overwrite", "endpointslice", slice, fmt.Sprintf("%s=%d", origPortAnnotation, orig))
 		port := freePort(t, c.nodeIP)
 		_, err := g.toxi.CreateProxy(s, fmt.Sprintf("%s:%d", c.nodeIP, port), fmt.Sprintf("%s:%d", c.nodeIP, orig))
 		require.NoError(t, err, "toxiproxy %s", s)
@@ -411,12 +421,17 @@ func setup(t *testing.T, c config) *rig {
 		t.Cleanup(func() {
 			_, _ = kubectl("", "-n", namespace, "patch", "endpointslice", slice, "--type=json",
 				"-p", fmt.Sprintf(`[{"op":"replace","path":"/ports/0/port","value":%d}]`, orig))
+			_, _ = kubectl("", "-n", namespace, "annotate", "endpointslice", slice, origPortAnnotation+"-")
 		})
 		t.Logf("%s: pods -> toxiproxy %s:%d -> %s:%d", s, c.nodeIP, port, c.nodeIP, orig)
 	}
 	restartAll(t, c)
 	return g
 }
+
+// origPortAnnotation holds a node-service EndpointSlice's real port while the
+// evaluation points it at toxiproxy.
+const origPortAnnotation = "tungsten.dev/doctor-eval-original-port"
 
 // restartAll rolls every Deployment (adding the token from the Secret where a manifest
 // predates it) and waits for them.

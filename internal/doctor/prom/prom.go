@@ -105,7 +105,8 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 	return body, nil
 }
 
-// DecodeAlerts decodes /api/v1/alerts and returns the firing ones.
+// DecodeAlerts decodes /api/v1/alerts and returns the firing ones, each
+// once per component (its service or target label).
 func DecodeAlerts(body []byte) ([]doctor.Alert, error) {
 	var r apiResponse
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -123,10 +124,22 @@ func DecodeAlerts(body []byte) ([]doctor.Alert, error) {
 	if err := json.Unmarshal(r.Data, &d); err != nil {
 		return nil, fmt.Errorf("decoding alerts: %w", err)
 	}
+	// One entry per alert and component: an alert fires once per series
+	// (per pod, per route), which says nothing more.
 	var out []doctor.Alert
+	seen := map[doctor.Alert]bool{}
 	for _, a := range d.Alerts {
-		if a.State == "firing" {
-			out = append(out, doctor.Alert{Name: a.Labels["alertname"], Component: a.Labels["service"]})
+		if a.State != "firing" {
+			continue
+		}
+		comp := a.Labels["service"]
+		if comp == "" {
+			comp = a.Labels["target"]
+		}
+		al := doctor.Alert{Name: a.Labels["alertname"], Component: comp}
+		if !seen[al] {
+			seen[al] = true
+			out = append(out, al)
 		}
 	}
 	return out, nil

@@ -31,13 +31,14 @@ func TestDecodeVector(t *testing.T) {
 func TestDecodeAlerts(t *testing.T) {
 	body := `{"status":"success","data":{"alerts":[
 		{"labels":{"alertname":"TungstenTargetDown","service":"users"},"state":"firing"},
+		{"labels":{"alertname":"TungstenTargetDown","service":"users","pod":"b"},"state":"firing"},
 		{"labels":{"alertname":"TungstenLatencyBudgetBurnFast","service":"blog"},"state":"pending"}]}}`
 	got, err := DecodeAlerts([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0] != (doctor.Alert{Name: "TungstenTargetDown", Component: "users"}) {
-		t.Fatalf("DecodeAlerts = %+v, want the firing one only", got)
+		t.Fatalf("DecodeAlerts = %+v, want the firing one, once", got)
 	}
 }
 

@@ -161,8 +161,9 @@ func Instrument(cfg InstrumentConfig, next http.Handler) http.Handler {
 	})
 }
 
-// injectFault delays the request (the route's handler has not run yet) and, for the API, may answer it 500 with
-// the error shape and log of any 5xx; it reports whether it answered.
+// injectFault delays the request (the route's handler has not run yet) and may
+// answer it 500, logged and traced like any 5xx: the API with its error shape,
+// a page (the web UI) with a plain 500. It reports whether it answered.
 func injectFault(sw *faults.Switch, w http.ResponseWriter, r *http.Request) bool {
 	if d := sw.Delay(); d > 0 {
 		t := time.NewTimer(d)
@@ -172,11 +173,21 @@ func injectFault(sw *faults.Switch, w http.ResponseWriter, r *http.Request) bool
 			t.Stop()
 		}
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") && sw.FailRequest() {
-		WriteError(w, r, errors.New("fault injection: injected error (errors fault)"))
+	if !sw.FailRequest() {
+		return false
+	}
+	err := errors.New("fault injection: injected error (errors fault)")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		WriteError(w, r, err)
 		return true
 	}
-	return false
+	Logger(r.Context()).LogAttrs(r.Context(), slog.LevelError, "request failed",
+		append(telemetry.ErrorAttrs(err), slog.Int("status", http.StatusInternalServerError))...)
+	span := trace.SpanFromContext(r.Context())
+	span.RecordError(err)
+	span.SetStatus(codes.Error, http.StatusText(http.StatusInternalServerError))
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	return true
 }
 
 // scheme is the request's url.scheme (TLS ends in front of us, if anywhere).
