@@ -157,8 +157,9 @@ func TestFaultEffects(t *testing.T) {
 		code, body := c.do("GET", c.public+"/api/tags", "", "")
 		require.Equal(t, http.StatusInternalServerError, code)
 		require.JSONEq(t, `{"errors":{"body":["internal error"]}}`, body)
-		code, _ = c.do("GET", c.public+"/login", "", "")
-		require.Equal(t, http.StatusOK, code, "only the API fails")
+		code, body = c.do("GET", c.public+"/login", "", "")
+		require.Equal(t, http.StatusInternalServerError, code, "the web UI's pages fail too (web serves no /api/)")
+		require.Equal(t, "Internal Server Error\n", body)
 		require.Regexp(t, `"level":"ERROR","msg":"request failed".*fault injection`, logs.String())
 		require.Regexp(t, `tungsten_http_requests_total\{code="500",method="GET",route="/api/tags",service="gateway"\} 1`,
 			func() string { _, b := c.do("GET", c.admin+"/metrics", "", ""); return b }(), "the request metrics count the injected 500 on its route")
