@@ -107,23 +107,32 @@ func testDashboards(t *testing.T, gw, prom string) {
 	})
 	// The business panels count domain events, whose series a pod has only once it
 	// published one; the rolling update and self-healing tests restarted every pod and
-	// their load writes articles only. Comment until Prometheus has a rate of comments.
-	token := register(t, gw)
-	code, v := apiCall(t, http.MethodPost, gw+"/api/articles", token, map[string]any{"article": map[string]any{
-		"title": unique("dashboards "), "description": "for the business panels", "body": "comments follow"}})
-	require.Equal(t, http.StatusCreated, code, "create article: %v", v)
-	art, _ := v["article"].(map[string]any)
-	slug, _ := art["slug"].(string)
-	require.NotEmpty(t, slug)
+	// their load only writes articles. Every 2 s until Prometheus has a rate of each:
+	// a sign-up, an article, a comment on it and a favorite of it.
+	engagement := []string{"users.user.registered", "blog.article.published", "blog.comment.added", "blog.article.favorited"}
 	polls := 0
-	eventually(t, 90*time.Second, "comment events in Prometheus", func() bool {
-		if polls++; polls%8 == 1 { // one comment every 2 s
-			code, _ := apiCall(t, http.MethodPost, gw+"/api/articles/"+slug+"/comments", token, map[string]any{
+	eventually(t, 120*time.Second, "the engagement panel's events in Prometheus", func() bool {
+		if polls++; polls%8 == 1 {
+			token := register(t, gw)
+			code, v := apiCall(t, http.MethodPost, gw+"/api/articles", token, map[string]any{"article": map[string]any{
+				"title": unique("dashboards "), "description": "for the business panels", "body": "engagement"}})
+			require.Equal(t, http.StatusCreated, code, "create article: %v", v)
+			art, _ := v["article"].(map[string]any)
+			slug, _ := art["slug"].(string)
+			require.NotEmpty(t, slug)
+			code, _ = apiCall(t, http.MethodPost, gw+"/api/articles/"+slug+"/comments", token, map[string]any{
 				"comment": map[string]any{"body": "a comment for the engagement panel"}})
 			require.Equal(t, http.StatusOK, code, "add comment")
+			code, _ = apiCall(t, http.MethodPost, gw+"/api/articles/"+slug+"/favorite", token, nil)
+			require.Equal(t, http.StatusOK, code, "favorite")
 		}
-		n, err := promcheck.Query(prom, `sum(rate(tungsten_events_published_total{event_type="blog.comment.added"}[1m])) > 0`)
-		return err == nil && n > 0
+		for _, ev := range engagement {
+			n, err := promcheck.Query(prom, `sum(rate(tungsten_events_published_total{event_type="`+ev+`"}[1m])) > 0`)
+			if err != nil || n == 0 {
+				return false
+			}
+		}
+		return true
 	})
 	// A healthy cluster answers no 5xx: the error panels' 5xx selectors match nothing, but
 	// their metric and labels must have been scraped (and the panels still return data).
