@@ -126,8 +126,8 @@ start_distributed() {
 		{ show_logs migrate; die "tungsten migrate failed (log above)"; }
 
 	for svc in "${SERVICES[@]}"; do
-		HTTP_PORT[$svc]=$(free_port)
-		ADMIN_PORT[$svc]=$(free_port)
+		free_port "HTTP_PORT[$svc]"
+		free_port "ADMIN_PORT[$svc]"
 	done
 	for svc in "${SERVICES[@]}"; do
 		start "$svc" "${ADMIN_PORT[$svc]}" serve --target="$svc" \

@@ -96,7 +96,7 @@ start_postgres() {
 		apt_install --why "no PostgreSQL answers and initdb/pg_ctl are not installed to start one" postgresql
 		bindir=$(_pg_bindir) || die "initdb/pg_ctl not found after installing postgresql"
 	fi
-	port=$(free_port)
+	free_port port
 	dir=$(mktemp -d "$TUNGSTEN_DEPS_TMP/tungsten-pg.XXXXXX")
 	# PostgreSQL refuses to run as root: run it as the postgres user (created by
 	# the Debian package; created here if only the binaries are present).
@@ -136,7 +136,7 @@ _stop_pidfile() {
 start_redis() {
 	local dir port
 	command -v redis-server >/dev/null || apt_install --why "no Redis answers and redis-server is not installed to start one" redis-server
-	port=$(free_port)
+	free_port port
 	dir=$(mktemp -d "$TUNGSTEN_DEPS_TMP/tungsten-redis.XXXXXX")
 	log "starting a throwaway Redis on 127.0.0.1:$port ($dir)"
 	timeout 30 redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
@@ -155,7 +155,7 @@ start_nats() {
 		apt_install --why "no NATS (JetStream) answers and nats-server is not installed to start one" nats-server
 		bin=$(command -v nats-server || echo /usr/sbin/nats-server)
 	fi
-	port=$(free_port)
+	free_port port
 	dir=$(mktemp -d "$TUNGSTEN_DEPS_TMP/tungsten-nats.XXXXXX")
 	log "starting a throwaway NATS (JetStream) on 127.0.0.1:$port ($dir)"
 	# nats-server cannot daemonize itself: run it detached (setsid, output to a

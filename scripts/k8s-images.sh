@@ -48,7 +48,7 @@ OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tungsten-images.XXXXXX")
 on_exit "rm -rf '$WORK'"
 
-PORT=$(free_port)
+free_port PORT
 "$CRANE" registry serve --address "127.0.0.1:$PORT" >"$WORK/registry.log" 2>&1 &
 REG_PID=$!
 on_exit "kill $REG_PID 2>/dev/null; wait $REG_PID 2>/dev/null"

@@ -50,10 +50,13 @@ tcp_open() {
 	timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 }
 
-# free_port prints a loopback TCP port nobody listens on. Ports come from
-# 20000-32767, below Linux's ephemeral range (32768+), so an outgoing
-# connection cannot be holding one; ports handed out earlier in this shell are
-# never repeated.
+# free_port VAR sets VAR to a loopback TCP port nobody listens on. Ports come
+# from 20000-32767, below Linux's ephemeral range (32768+), so an outgoing
+# connection cannot be holding one, and a port handed out earlier in this shell
+# is never handed out again, though the server it was meant for may not be
+# listening yet. It assigns rather than prints because a command substitution
+# runs in a subshell, which could not remember what it handed out: two
+# services were once given the same port that way.
 _TUNGSTEN_USED_PORTS=" "
 free_port() {
 	local p i
@@ -62,7 +65,7 @@ free_port() {
 		[[ "$_TUNGSTEN_USED_PORTS" == *" $p "* ]] && continue
 		if ! tcp_open 127.0.0.1 "$p"; then
 			_TUNGSTEN_USED_PORTS+="$p "
-			echo "$p"
+			printf -v "$1" '%s' "$p"
 			return 0
 		fi
 	done

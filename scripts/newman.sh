@@ -91,8 +91,8 @@ source "$REPO/scripts/cluster.sh"
 if [[ "$MODE" == url ]]; then
 	: # already running
 elif [[ "$MODE" == embedded ]]; then
-	http=$(free_port)
-	admin=$(free_port)
+	free_port http
+	free_port admin
 	start tungsten "$admin" serve --target=all --data-dir "$WORK/data" \
 		--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s
 	API_URL="http://127.0.0.1:$http/api"

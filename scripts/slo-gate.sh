@@ -71,8 +71,8 @@ LIMITS=(--gateway.rate-limit 100000000 --auth.login-ip-limit 1000000 --auth.logi
 # shellcheck source=cluster.sh
 source "$REPO/scripts/cluster.sh"
 if [[ "$MODE" == embedded ]]; then
-	http=$(free_port)
-	admin=$(free_port)
+	free_port http
+	free_port admin
 	start tungsten "$admin" serve --target=all --data-dir "$WORK/data" \
 		--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s "${LIMITS[@]}"
 	API_URL="http://127.0.0.1:$http/api"

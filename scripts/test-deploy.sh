@@ -61,10 +61,9 @@ if [[ "${DEPLOY_DRY_RUN:-1}" != 0 ]]; then
 		rm -rf "$WORK"
 	}
 	on_exit cleanup_dry_run
-	free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-	ETCD_PORT=$(free_port)
-	ETCD_PEER=$(free_port)
-	API_PORT=$(free_port)
+	free_port ETCD_PORT
+	free_port ETCD_PEER
+	free_port API_PORT
 	log "server-side dry run: etcd :$ETCD_PORT, kube-apiserver :$API_PORT"
 	etcd --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
 		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \

@@ -114,10 +114,10 @@ wait_http() {
 
 # --- Jaeger -----------------------------------------------------------------------------
 export JAEGER_HEALTH_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT JAEGER_OTLP_HTTP_PORT
-JAEGER_HEALTH_PORT=$(free_port)
-JAEGER_QUERY_PORT=$(free_port)
-JAEGER_QUERY_GRPC_PORT=$(free_port)
-JAEGER_OTLP_HTTP_PORT=$(free_port)
+free_port JAEGER_HEALTH_PORT
+free_port JAEGER_QUERY_PORT
+free_port JAEGER_QUERY_GRPC_PORT
+free_port JAEGER_OTLP_HTTP_PORT
 log "starting Jaeger ($JAEGER)"
 ((${#PIDS[@]})) || on_exit stop_all
 timeout -k 10 "${CLUSTER_MAX_SECONDS:-1800}" "$JAEGER" --config "$OBS/jaeger/config.yaml" >"$ART/jaeger.log" 2>&1 &
@@ -132,8 +132,8 @@ wait_http jaeger "http://127.0.0.1:$JAEGER_HEALTH_PORT/status"
 # finds each file as it appears: -fileCollector.refreshInterval 1s) and ships them to
 # VictoriaLogs; JSON lines become fields (msg -> _msg, time -> _time, level, service,
 # trace_id, route, status, ...).
-VLOGS_PORT=$(free_port)
-VLAGENT_PORT=$(free_port)
+free_port VLOGS_PORT
+free_port VLAGENT_PORT
 log "starting VictoriaLogs on 127.0.0.1:$VLOGS_PORT and vlagent"
 timeout -k 10 "${CLUSTER_MAX_SECONDS:-1800}" "$VLOGS_DIR/victoria-logs" -httpListenAddr "127.0.0.1:$VLOGS_PORT" \
 	-storageDataPath "$WORK/victorialogs" -retentionPeriod 1d >"$ART/victorialogs.log" 2>&1 &
@@ -170,7 +170,7 @@ wait_ready
 NAMES=("${_tools[@]}" "${NAMES[@]}") PIDS=("${_tool_pids[@]}" "${PIDS[@]}") ADMIN=("" "" "" "${ADMIN[@]}")
 
 # --- Prometheus -------------------------------------------------------------------------
-PROM_PORT=$(free_port)
+free_port PROM_PORT
 {
 	cat <<YAML
 # Written by scripts/test-observability.sh: every Tungsten target's admin port.

@@ -58,8 +58,8 @@ stop_server() {
 	SERVER_PID=""
 }
 
-http=$(free_port)
-admin=$(free_port)
+free_port http
+free_port admin
 log "starting tungsten serve --target=all on 127.0.0.1:$http"
 on_exit stop_server
 # Under `timeout`: no server outlives this script by more than 30 minutes.
