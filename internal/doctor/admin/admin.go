@@ -9,12 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/tungsten-blog/tungsten/internal/doctor"
+	"github.com/tungsten-blog/tungsten/internal/doctor/fetch"
 )
 
 // Target is one admin listener, optionally named by the operator.
@@ -111,11 +111,5 @@ func (s *Source) get(ctx context.Context, u string) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, body, err
+	return fetch.Read(s.HTTP, req, "admin listener", 64<<10)
 }

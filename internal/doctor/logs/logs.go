@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -31,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tungsten-blog/tungsten/internal/doctor"
+	"github.com/tungsten-blog/tungsten/internal/doctor/fetch"
 )
 
 // Bounds: a stats answer is small (one row per group), so a larger body or
@@ -261,21 +261,10 @@ func (c *Client) StatsQuery(ctx context.Context, q string, end time.Time) ([]Sta
 		return nil, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("querying victorialogs: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading victorialogs response: %w", err)
-	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("victorialogs response over %d bytes", maxBody)
-	}
 	// A bad query is answered 400/422 with a JSON error DecodeStats reports.
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnprocessableEntity {
-		return nil, fmt.Errorf("victorialogs: HTTP %d", resp.StatusCode)
+	body, err := fetch.Body(c.HTTP, req, "victorialogs", maxBody, http.StatusBadRequest, http.StatusUnprocessableEntity)
+	if err != nil {
+		return nil, err
 	}
 	return DecodeStats(body)
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,7 +14,11 @@ import (
 	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/doctor"
+	"github.com/tungsten-blog/tungsten/internal/doctor/fetch"
 )
+
+// maxBody bounds an answer: a window's vectors over every pod are far smaller.
+const maxBody = 32 << 20
 
 // Client queries one Prometheus server.
 type Client struct {
@@ -86,23 +89,8 @@ func (c *Client) Query(ctx context.Context, q string) ([]Sample, error) {
 }
 
 func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("querying prometheus: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading prometheus response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnprocessableEntity {
-		return nil, fmt.Errorf("prometheus: HTTP %d", resp.StatusCode)
-	}
-	return body, nil
+	// A bad query is answered 400/422 with a JSON error the decoders report.
+	return fetch.Get(ctx, c.HTTP, u, "prometheus", maxBody, http.StatusBadRequest, http.StatusUnprocessableEntity)
 }
 
 // DecodeAlerts decodes /api/v1/alerts and returns the firing ones, each

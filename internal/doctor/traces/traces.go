@@ -25,7 +25,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -36,6 +35,7 @@ import (
 	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/doctor"
+	"github.com/tungsten-blog/tungsten/internal/doctor/fetch"
 )
 
 // Bounds and thresholds.
@@ -383,27 +383,8 @@ func Hops(now, base []Finding, nowTraces, baseTraces int, reproduce func(traceID
 func (c *Client) base() string { return strings.TrimRight(c.URL, "/") }
 
 func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("querying jaeger: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading jaeger response: %w", err)
-	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("jaeger response over %d bytes", maxBody)
-	}
 	// Jaeger answers a bad query 400 with a JSON error the decoders report.
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest {
-		return nil, fmt.Errorf("jaeger: HTTP %d", resp.StatusCode)
-	}
-	return body, nil
+	return fetch.Get(ctx, c.HTTP, u, "jaeger", maxBody, http.StatusBadRequest)
 }
 
 // Services lists the services Jaeger holds traces of.
