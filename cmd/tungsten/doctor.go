@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,22 +39,12 @@ Flags (command line only):
 // doctorCmd runs `tungsten doctor`.
 func doctorCmd(args []string, stdout, stderr io.Writer) int {
 	var cfg triage.Config
-	fs := flag.NewFlagSet("tungsten doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.RegisterFlags(fs)
-	fs.Usage = func() {
+	_, code, ok := parseFlags("tungsten doctor", args, stderr, cfg.RegisterFlags, func(fs *flag.FlagSet) {
 		fmt.Fprint(stdout, doctorUsage)
 		config.PrintFlags(stdout, fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tungsten doctor: unexpected argument %q (flags start with --)\n", fs.Arg(0))
-		return 2
+	})
+	if !ok {
+		return code
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "tungsten doctor: invalid flags:\n%v\n", err)

@@ -73,24 +73,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
 	var cfg app.Config
-	fs := flag.NewFlagSet("tungsten "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.RegisterFlags(fs)
-	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and exit")
-	verifyConfig := fs.Bool("verify-config", false, "check the configuration and exit (status 0 when valid)")
-	fs.Usage = func() {
+	var printConfig, verifyConfig *bool
+	fs, code, ok := parseFlags("tungsten "+cmd, args, stderr, func(fs *flag.FlagSet) {
+		cfg.RegisterFlags(fs)
+		printConfig = fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and exit")
+		verifyConfig = fs.Bool("verify-config", false, "check the configuration and exit (status 0 when valid)")
+	}, func(fs *flag.FlagSet) {
 		fmt.Fprintf(stdout, "Usage: tungsten %s [flags]\n\nEvery flag can also be set by its environment variable; the command line wins.\n\nFlags:\n", cmd)
 		config.PrintUsage(stdout, fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tungsten %s: unexpected argument %q (flags start with --)\n", cmd, fs.Arg(0))
-		return 2
+	})
+	if !ok {
+		return code
 	}
 	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
 		fmt.Fprintf(stderr, "tungsten %s: %v\n", cmd, err)
@@ -170,22 +163,12 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 // one broke or the run failed, 2 on bad flags.
 func loadtest(args []string, stdout, stderr io.Writer) int {
 	var cfg loadgen.Config
-	fs := flag.NewFlagSet("tungsten loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.RegisterFlags(fs)
-	fs.Usage = func() {
+	_, code, ok := parseFlags("tungsten loadtest", args, stderr, cfg.RegisterFlags, func(fs *flag.FlagSet) {
 		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit, --auth.login-ip-account-limit,\n--auth.login-account-limit, --auth.register-ip-limit and --blog.write-limit.\n\nFlags (command line only):\n")
 		config.PrintFlags(stdout, fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tungsten loadtest: unexpected argument %q (flags start with --)\n", fs.Arg(0))
-		return 2
+	})
+	if !ok {
+		return code
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "tungsten loadtest: invalid configuration:\n%v\n", err)
@@ -207,4 +190,26 @@ func loadtest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseFlags parses the flags of the subcommand name: register adds them to the
+// set, usage prints its --help to stdout. ok is false when the command must
+// not go on: --help (code 0), a bad flag or a stray argument (code 2, the
+// message on stderr).
+func parseFlags(name string, args []string, stderr io.Writer, register, usage func(*flag.FlagSet)) (fs *flag.FlagSet, code int, ok bool) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	register(fs)
+	fs.Usage = func() { usage(fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return fs, 0, false
+		}
+		return fs, 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (flags start with --)\n", name, fs.Arg(0))
+		return fs, 2, false
+	}
+	return fs, 0, true
 }
