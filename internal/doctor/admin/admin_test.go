@@ -9,22 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tungsten-blog/tungsten/internal/doctor"
 )
 
 func TestParseTargets(t *testing.T) {
 	got, err := ParseTargets(" users=http://127.0.0.1:9092/, http://127.0.0.1:9093 ,,")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []Target{{Name: "users", URL: "http://127.0.0.1:9092"}, {URL: "http://127.0.0.1:9093"}}
-	if !slices.Equal(got, want) {
-		t.Fatalf("ParseTargets = %+v, want %+v", got, want)
-	}
+	require.Equal(t, want, got, "ParseTargets")
 	for _, bad := range []string{"127.0.0.1:9090", "users=ftp://x"} {
-		if _, err := ParseTargets(bad); err == nil {
-			t.Errorf("ParseTargets(%q): no error", bad)
-		}
+		_, err := ParseTargets(bad)
+		assert.Error(t, err, "ParseTargets(%q): no error", bad)
 	}
 }
 
@@ -45,9 +42,7 @@ func TestCollect(t *testing.T) {
 	notReady := serve(http.StatusServiceUnavailable, `{"status":"not ready","reason":"postgres: dial tcp: connection refused","modules":["users"]}`)
 	garbage := serve(http.StatusOK, `<html>`)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	dead := "http://" + l.Addr().String()
 	l.Close()
 
@@ -56,15 +51,12 @@ func TestCollect(t *testing.T) {
 	}}
 	var snap doctor.Snapshot
 	s.Collect(context.Background(), &snap)
-	if len(snap.Processes) != 4 {
-		t.Fatalf("%d processes, want 4", len(snap.Processes))
-	}
+	require.Len(t, snap.Processes, 4, "processes")
 	check := func(i int, comps []string, healthy, ready bool) {
 		t.Helper()
 		p := snap.Processes[i]
-		if !slices.Equal(p.Components, comps) || p.Healthy != healthy || p.Ready != ready || p.Detail == "" {
-			t.Errorf("process %d = %+v, want components %v healthy %v ready %v and a detail", i, p, comps, healthy, ready)
-		}
+		assert.True(t, slices.Equal(p.Components, comps) && p.Healthy == healthy && p.Ready == ready && p.Detail != "",
+			"process %d = %+v, want components %v healthy %v ready %v and a detail", i, p, comps, healthy, ready)
 	}
 	check(0, []string{"blog"}, true, true)
 	check(1, []string{"users"}, true, false)
@@ -72,9 +64,7 @@ func TestCollect(t *testing.T) {
 	check(3, []string{"auth"}, false, false)
 
 	d := doctor.Diagnose(snap)
-	if d.Verdict.Component != "users" && d.Verdict.Component != "auth" {
-		t.Fatalf("verdict %+v: want a failing process named", d.Verdict)
-	}
+	require.Contains(t, []string{"users", "auth"}, d.Verdict.Component, "verdict %+v: want a failing process named", d.Verdict)
 }
 
 func FuzzDecodeReady(f *testing.F) {
@@ -82,8 +72,6 @@ func FuzzDecodeReady(f *testing.F) {
 	f.Add(`{"status":"not ready","reason":"x"}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		r, err := DecodeReady([]byte(s))
-		if err == nil && r.Status == "" {
-			t.Fatal("decoded without a status")
-		}
+		require.False(t, err == nil && r.Status == "", "decoded without a status")
 	})
 }

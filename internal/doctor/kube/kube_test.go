@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tungsten-blog/tungsten/internal/doctor"
 )
 
@@ -25,43 +27,27 @@ func TestCountErrors(t *testing.T) {
 		`2026-12-04T19:00:04Z {"level":"WARN","msg":"slow"}`,
 	}, "\n")
 	c, err := CountErrors(strings.NewReader(logs), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := Counts{Now: 5, Base: 1, Sample: "second"}
-	if c != want {
-		t.Fatalf("CountErrors = %+v, want %+v", c, want)
-	}
+	require.Equal(t, want, c, "CountErrors")
 	c, _ = CountErrors(strings.NewReader(strings.Split(logs, "\n")[2]), t0)
-	if c.Sample != "loading article: dial tcp: connection refused" {
-		t.Fatalf("sample %q: want the message and its error", c.Sample)
-	}
+	require.Equal(t, "loading article: dial tcp: connection refused", c.Sample, "sample: want the message and its error")
 }
 
 func TestDecodeMetrics(t *testing.T) {
 	pods, err := DecodePodMetrics([]byte(`{"kind":"PodMetricsList","items":[{"metadata":{"name":"tungsten-blog-1"},"containers":[{"name":"tungsten","usage":{"cpu":"250000000n","memory":"64Mi"}}]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q := pods["tungsten-blog-1"]["tungsten"]; q.CPUMilli != 250 || q.MemBytes != 64<<20 {
-		t.Fatalf("pod usage %+v, want 250m and 64Mi", q)
-	}
+	require.NoError(t, err)
+	require.Equal(t, Quantities{CPUMilli: 250, MemBytes: 64 << 20}, pods["tungsten-blog-1"]["tungsten"], "pod usage, want 250m and 64Mi")
 	nodes, err := DecodeNodeMetrics([]byte(`{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"1500m","memory":"2Gi"}}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q := nodes["n1"]; q.CPUMilli != 1500 || q.MemBytes != 2<<30 {
-		t.Fatalf("node usage %+v", q)
-	}
+	require.NoError(t, err)
+	require.Equal(t, Quantities{CPUMilli: 1500, MemBytes: 2 << 30}, nodes["n1"], "node usage")
 	for _, bad := range []string{`{`, `{"items":[{"containers":[{"usage":{"memory":"-x"}}]}]}`} {
-		if _, err := DecodePodMetrics([]byte(bad)); err == nil {
-			t.Errorf("DecodePodMetrics(%s): no error", bad)
-		}
+		_, err := DecodePodMetrics([]byte(bad))
+		assert.Error(t, err, "DecodePodMetrics(%s): no error", bad)
 	}
 	for _, bad := range []string{`[`, `{"items":[{"usage":{"cpu":"lots"}}]}`} {
-		if _, err := DecodeNodeMetrics([]byte(bad)); err == nil {
-			t.Errorf("DecodeNodeMetrics(%s): no error", bad)
-		}
+		_, err := DecodeNodeMetrics([]byte(bad))
+		assert.Error(t, err, "DecodeNodeMetrics(%s): no error", bad)
 	}
 }
 
@@ -127,9 +113,7 @@ func TestPodStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := PodStatus(tt.pod, since, Usage{}, tt.events, "kubectl")
-			if !tt.want(got) {
-				t.Fatalf("PodStatus = %+v", got)
-			}
+			require.True(t, tt.want(got), "PodStatus = %+v", got)
 		})
 	}
 }
@@ -143,20 +127,18 @@ func TestGone(t *testing.T) {
 		{Event: corev1.Event{Reason: "Unhealthy"}, object: "tungsten-web-5d-c", component: "web"},
 	}
 	got := gone(pods, events, "tungsten", "kubectl")
-	if len(got) != 1 || got[0].Component != "nats" || got[0].Phase != doctor.PhaseGone || got[0].Name != "tungsten-nats-0" {
-		t.Fatalf("gone = %+v, want nats alone (blog still runs, web was not stopped)", got)
-	}
+	require.Len(t, got, 1, "gone = %+v, want nats alone (blog still runs, web was not stopped)", got)
+	require.Equal(t, "nats", got[0].Component, "gone = %+v, want nats alone (blog still runs, web was not stopped)", got)
+	require.Equal(t, doctor.PhaseGone, got[0].Phase, "gone = %+v, want nats alone (blog still runs, web was not stopped)", got)
+	require.Equal(t, "tungsten-nats-0", got[0].Name, "gone = %+v, want nats alone (blog still runs, web was not stopped)", got)
 }
 
 func TestPodUsageAndNodeStatus(t *testing.T) {
 	p := pod("tungsten-blog-1", "blog", t0, nil)
 	u := PodUsage(p, map[string]Quantities{"tungsten": {CPUMilli: 450, MemBytes: 32 << 20}})
-	if u.CPURatio != 0.9 || u.MemRatio != 0.25 {
-		t.Fatalf("PodUsage = %+v, want CPU 0.9 and memory 0.25 of the limits", u)
-	}
-	if u := PodUsage(p, nil); u != (Usage{}) {
-		t.Fatalf("PodUsage without metrics = %+v", u)
-	}
+	require.Equal(t, 0.9, u.CPURatio, "PodUsage = %+v, want CPU 0.9 and memory 0.25 of the limits", u)
+	require.Equal(t, 0.25, u.MemRatio, "PodUsage = %+v, want CPU 0.9 and memory 0.25 of the limits", u)
+	require.Equal(t, Usage{}, PodUsage(p, nil), "PodUsage without metrics")
 	n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{
 		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")},
 		Conditions: []corev1.NodeCondition{
@@ -165,13 +147,13 @@ func TestPodUsageAndNodeStatus(t *testing.T) {
 			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse},
 		}}}
 	got := NodeStatus(n, Quantities{CPUMilli: 1800, MemBytes: 1 << 30}, "kubectl")
-	if strings.Join(got.Pressure, ",") != "MemoryPressure" || got.CPURatio != 0.9 || got.MemRatio != 0.25 {
-		t.Fatalf("NodeStatus = %+v", got)
-	}
+	require.Equal(t, "MemoryPressure", strings.Join(got.Pressure, ","), "NodeStatus = %+v", got)
+	require.Equal(t, 0.9, got.CPURatio, "NodeStatus = %+v", got)
+	require.Equal(t, 0.25, got.MemRatio, "NodeStatus = %+v", got)
 	n.Status.Conditions[0].Status = corev1.ConditionUnknown
-	if got := NodeStatus(n, Quantities{}, "kubectl"); got.Pressure[0] != "NotReady" {
-		t.Fatalf("NodeStatus of an unready node = %+v", got)
-	}
+	got = NodeStatus(n, Quantities{}, "kubectl")
+	require.NotEmpty(t, got.Pressure, "NodeStatus of an unready node = %+v", got)
+	require.Equal(t, "NotReady", got.Pressure[0], "NodeStatus of an unready node = %+v", got)
 }
 
 func TestComponentOfObject(t *testing.T) {
@@ -179,16 +161,12 @@ func TestComponentOfObject(t *testing.T) {
 		"tungsten-blog-7d9c8-xk2p": "blog", "tungsten-nats-0": "nats", "tungsten-all-5f-x": "all",
 		"tungsten-migrate-abc": "", "coredns-1": "", "tungsten-": "",
 	} {
-		if got := componentOfObject(name); got != want {
-			t.Errorf("componentOfObject(%q) = %q, want %q", name, got, want)
-		}
+		assert.Equal(t, want, componentOfObject(name), "componentOfObject(%q)", name)
 	}
 }
 
 func TestScale(t *testing.T) {
-	if got := scale(50, doctor.Window{Window: 2 * time.Minute, Baseline: 10 * time.Minute}); got != 10 {
-		t.Fatalf("scale = %d, want 10", got)
-	}
+	require.Equal(t, 10, scale(50, doctor.Window{Window: 2 * time.Minute, Baseline: 10 * time.Minute}), "scale")
 }
 
 func FuzzCountErrors(f *testing.F) {
@@ -196,12 +174,8 @@ func FuzzCountErrors(f *testing.F) {
 	f.Add("x \"level\":\"ERROR\"")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := CountErrors(strings.NewReader(s), t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Now < 0 || c.Base < 0 {
-			t.Fatalf("counts %+v", c)
-		}
+		require.NoError(t, err)
+		require.False(t, c.Now < 0 || c.Base < 0, "counts %+v", c)
 	})
 }
 

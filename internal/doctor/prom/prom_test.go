@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tungsten-blog/tungsten/internal/doctor"
 )
 
@@ -15,16 +17,13 @@ func TestDecodeVector(t *testing.T) {
 		{"metric":{"service":"users"},"value":[1733338800.123,"NaN"]},
 		{"metric":{"service":"web"},"value":[1733338800.123,"+Inf"]}]}}`
 	got, err := DecodeVector([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].Labels["service"] != "blog" || got[0].Value != 0.25 {
-		t.Fatalf("DecodeVector = %+v, want only blog's 0.25 (NaN and Inf dropped)", got)
-	}
+	require.NoError(t, err)
+	require.Len(t, got, 1, "DecodeVector = %+v, want only blog's 0.25 (NaN and Inf dropped)", got)
+	require.Equal(t, "blog", got[0].Labels["service"], "DecodeVector = %+v, want only blog's 0.25 (NaN and Inf dropped)", got)
+	require.Equal(t, 0.25, got[0].Value, "DecodeVector = %+v, want only blog's 0.25 (NaN and Inf dropped)", got)
 	for _, bad := range []string{`{`, `{"status":"error","error":"parse error"}`, `{"status":"success","data":{"resultType":"matrix","result":[]}}`} {
-		if _, err := DecodeVector([]byte(bad)); err == nil {
-			t.Errorf("DecodeVector(%s): no error", bad)
-		}
+		_, err := DecodeVector([]byte(bad))
+		assert.Error(t, err, "DecodeVector(%s): no error", bad)
 	}
 }
 
@@ -34,30 +33,21 @@ func TestDecodeAlerts(t *testing.T) {
 		{"labels":{"alertname":"TungstenTargetDown","service":"users","pod":"b"},"state":"firing"},
 		{"labels":{"alertname":"TungstenLatencyBudgetBurnFast","service":"blog"},"state":"pending"}]}}`
 	got, err := DecodeAlerts([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0] != (doctor.Alert{Name: "TungstenTargetDown", Component: "users"}) {
-		t.Fatalf("DecodeAlerts = %+v, want the firing one, once", got)
-	}
+	require.NoError(t, err)
+	require.Equal(t, []doctor.Alert{{Name: "TungstenTargetDown", Component: "users"}}, got, "DecodeAlerts: want the firing one, once")
 }
 
 func TestSelectors(t *testing.T) {
 	w := doctor.Window{Window: 2 * time.Minute, Baseline: 10 * time.Minute}
-	if got := now(w); got != "[120s]" {
-		t.Errorf("now = %q", got)
-	}
-	if got := base(w); got != "[600s] offset 120s" {
-		t.Errorf("base = %q", got)
-	}
+	assert.Equal(t, "[120s]", now(w), "now")
+	assert.Equal(t, "[600s] offset 120s", base(w), "base")
 }
 
 func TestDepSignalsRender(t *testing.T) {
 	for _, d := range depSignals {
 		q := fmt.Sprintf(d.expr, "[60s]")
-		if strings.Contains(q, "%!") || !strings.Contains(q, "[60s]") || !strings.Contains(q, "by (target)") {
-			t.Errorf("%s %s renders as %q", d.datastore, d.signal, q)
-		}
+		assert.True(t, !strings.Contains(q, "%!") && strings.Contains(q, "[60s]") && strings.Contains(q, "by (target)"),
+			"%s %s renders as %q", d.datastore, d.signal, q)
 	}
 }
 

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tungsten-blog/tungsten/internal/doctor"
 )
 
@@ -24,12 +25,8 @@ func valid(mut func(*Config)) Config {
 
 func TestValidate(t *testing.T) {
 	c := valid(nil)
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if c.Baseline != 10*time.Minute {
-		t.Fatalf("default baseline %s, want 5 windows", c.Baseline)
-	}
+	require.NoError(t, c.Validate())
+	require.Equal(t, 10*time.Minute, c.Baseline, "default baseline, want 5 windows")
 	for name, mut := range map[string]func(*Config){
 		"output":      func(c *Config) { c.Output = "yaml" },
 		"window":      func(c *Config) { c.Window = time.Second },
@@ -40,9 +37,7 @@ func TestValidate(t *testing.T) {
 		"no evidence": func(c *Config) { c.AdminURLs = "" },
 	} {
 		c := valid(mut)
-		if err := c.Validate(); err == nil {
-			t.Errorf("%s: Validate accepted %+v", name, c)
-		}
+		assert.Error(t, c.Validate(), "%s: Validate accepted %+v", name, c)
 	}
 }
 
@@ -65,45 +60,28 @@ func TestRunNamesTheFailingProcess(t *testing.T) {
 	ok := serve(t, 200, `{"status":"ready","modules":["gateway"]}`, 0)
 	bad := serve(t, 503, `{"status":"not ready","reason":"postgres: connection refused","modules":["users"]}`, 0)
 	c := valid(func(c *Config) { c.AdminURLs = ok + "," + bad })
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.Validate())
 	rep, err := Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Verdict.Component != "users" || rep.Verdict.Runbook != "docs/runbooks/users.md" {
-		t.Fatalf("verdict %+v, want users and its runbook", rep.Verdict)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "users", rep.Verdict.Component, "verdict %+v, want users and its runbook", rep.Verdict)
+	require.Equal(t, "docs/runbooks/users.md", rep.Verdict.Runbook, "verdict %+v, want users and its runbook", rep.Verdict)
 	var sources []string
 	for _, n := range rep.NotConsulted {
 		sources = append(sources, n.Source)
 	}
-	if got := strings.Join(sources, ","); got != "kubernetes,prometheus,logsearch,traces" {
-		t.Fatalf("not consulted %q", got)
-	}
+	require.Equal(t, "kubernetes,prometheus,logsearch,traces", strings.Join(sources, ","), "not consulted")
 
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, rep); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, WriteJSON(&buf, rep))
 	var back map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &back))
 	for _, k := range []string{"verdict", "ranked", "evidence", "not_consulted", "elapsed_ms", "window", "baseline"} {
-		if _, ok := back[k]; !ok {
-			t.Errorf("JSON report has no %q", k)
-		}
+		assert.Contains(t, back, k, "JSON report has no %q", k)
 	}
 	buf.Reset()
-	if err := WriteText(&buf, rep); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, WriteText(&buf, rep))
 	for _, want := range []string{"verdict: users", "runbook: docs/runbooks/users.md", "[pods] users:", "$ curl -s " + bad + "/readyz", "not consulted:\n  kubernetes: --no-kube"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("text report lacks %q:\n%s", want, buf.String())
-		}
+		assert.Contains(t, buf.String(), want, "text report lacks %q", want)
 	}
 }
 
@@ -113,12 +91,8 @@ func TestRunHealthyIsNoCulprit(t *testing.T) {
 	})
 	_ = c.Validate()
 	rep, err := Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Verdict.Component != doctor.None {
-		t.Fatalf("verdict %+v, want none", rep.Verdict)
-	}
+	require.NoError(t, err)
+	require.Equal(t, doctor.None, rep.Verdict.Component, "verdict %+v, want none", rep.Verdict)
 }
 
 func TestRunKeepsItsDeadline(t *testing.T) {
@@ -131,25 +105,19 @@ func TestRunKeepsItsDeadline(t *testing.T) {
 	_ = c.Validate()
 	start := time.Now()
 	rep, err := Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("Run took %s with a 1 s timeout", d)
-	}
+	require.NoError(t, err)
+	d := time.Since(start)
+	require.LessOrEqual(t, d, 5*time.Second, "Run took %s with a 1 s timeout", d)
 	found := false
 	for _, n := range rep.NotConsulted {
 		found = found || (n.Source == "prometheus" && n.Why != "")
 	}
-	if !found {
-		t.Fatalf("the slow Prometheus is not listed as not consulted: %+v", rep.NotConsulted)
-	}
+	require.True(t, found, "the slow Prometheus is not listed as not consulted: %+v", rep.NotConsulted)
 }
 
 func TestRunWithoutAnySource(t *testing.T) {
 	c := valid(func(c *Config) { c.NoKube, c.AdminURLs, c.PrometheusURL = true, "", "http://127.0.0.1:1" })
 	_ = c.Validate()
-	if _, err := Run(context.Background(), c); !errors.Is(err, ErrNoSource) {
-		t.Fatalf("Run = %v, want ErrNoSource", err)
-	}
+	_, err := Run(context.Background(), c)
+	require.ErrorIs(t, err, ErrNoSource, "Run, want ErrNoSource")
 }
