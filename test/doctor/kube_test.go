@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -44,9 +45,7 @@ func kubectl(stdin string, args ...string) (string, error) {
 func kc(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := kubectl("", append([]string{"-n", namespace}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return out
 }
 
