@@ -7,7 +7,8 @@
 # bad flag) and killed pods, PostgreSQL and Redis slow or unreachable through toxiproxy,
 # NATS scaled to zero, node CPU pressure — and fault-free trials; each time the doctor
 # built from the repo runs against the cluster's kubeconfig, Prometheus (127.0.0.1:19090),
-# VictoriaLogs (127.0.0.1:19428, when it answers) and Jaeger (when one answers), and its
+# VictoriaLogs (127.0.0.1:19428, when it answers) and Jaeger (127.0.0.1:16686, when it
+# answers), and its
 # verdict is scored against the injected ground truth. Table and every trial's JSON:
 # test-artifacts/doctor/.
 #
@@ -47,8 +48,9 @@ KCTL=$(command -v kubectl)
 gw=$("$KCTL" -n tungsten get svc tungsten-gateway -o jsonpath='{.spec.clusterIP}'):$("$KCTL" -n tungsten get svc tungsten-gateway -o jsonpath='{.spec.ports[0].port}')
 LOGS_URL= JAEGER_URL=
 if curl -fsS -m 2 -o /dev/null http://127.0.0.1:19428/health 2>/dev/null; then LOGS_URL=http://127.0.0.1:19428; fi
-if curl -fsS -m 2 -o /dev/null http://127.0.0.1:16686/api/services 2>/dev/null; then JAEGER_URL=http://127.0.0.1:16686; fi
-log "doctor evaluation ($MODE): gateway http://$gw, Prometheus $TUNGSTEN_CLUSTER_PROMETHEUS, logs ${LOGS_URL:-none}, Jaeger ${JAEGER_URL:-none in this cluster: the doctor reports it as not consulted}"
+J=${TUNGSTEN_CLUSTER_JAEGER:-http://127.0.0.1:16686}
+if curl -fsS -m 2 -o /dev/null "$J/api/services" 2>/dev/null; then JAEGER_URL=$J; fi
+log "doctor evaluation ($MODE): gateway http://$gw, Prometheus $TUNGSTEN_CLUSTER_PROMETHEUS, logs ${LOGS_URL:-none}, Jaeger ${JAEGER_URL:-none answers: the doctor reports it as not consulted}"
 
 # at most ~5 minutes a trial (show 90 s, doctor 120 s, recovery 180 s, worst cases)
 t=$((${TUNGSTEN_DOCTOR_TRIALS:-3} * 15 * 5 + 20))m

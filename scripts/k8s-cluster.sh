@@ -9,7 +9,9 @@
 #                         deploy Tungsten and start Prometheus on the node scraping its pods
 #                         through the PodMonitor users deploy (http://127.0.0.1:19090) and
 #                         VictoriaLogs on the node (http://127.0.0.1:19428 and the node IP)
-#                         receiving every container's logs from components/logging's vlagent;
+#                         receiving every container's logs from components/logging's vlagent,
+#                         and Jaeger on the node (query http://127.0.0.1:16686, OTLP on the
+#                         node IP:14318) receiving every trace (components/tracing);
 #                         leaves it running (make cluster-up)
 #   k8s-cluster.sh down   stop everything it started (by pid) and remove what it made: pods'
 #                         network namespaces and veths, the bridge, KUBE-*/CNI-* iptables
@@ -22,7 +24,7 @@
 #                         down, whatever failed (make test-doctor)
 #
 # Root only (containerd, kubelet, iptables). Needs free: 2379/2380, 6443, 10248-10259 and
-# 15432/16379/19428 on the node IP, 19090/19428 on loopback. Other PostgreSQL/Redis/NATS on the machine are left alone.
+# 15432/16379/19428/14318 on the node IP, 19090/19428/16685/16686/13133 on loopback. Other PostgreSQL/Redis/NATS on the machine are left alone.
 # Logs, timings and figures: test-artifacts/cluster/.
 # Environment: KUBE_VERSION (v1.37.2), TUNGSTEN_CACHE, TUNGSTEN_K8S_DIR (state,
 # /var/lib/tungsten-k8s), NODE_IP (the default route's source address).
@@ -53,6 +55,8 @@ POD_CIDR=10.244.0.0/24 CLUSTER_CIDR=10.244.0.0/16 SVC_CIDR=10.96.0.0/16 DNS_IP=1
 BRIDGE=tungsten0
 CTRD_SOCK=$RUN/containerd/containerd.sock
 PG_PORT=15432 REDIS_PORT=16379 PROM_PORT=19090 VLOGS_PORT=19428
+# Jaeger: OTLP/HTTP on the node IP (the pods), query API, its gRPC and health on loopback.
+OTLP_PORT=14318 JAEGER_PORT=16686 JAEGER_GRPC_PORT=16685 JAEGER_HEALTH_PORT=13133
 COREDNS_VERSION=v1.12.3 METRICS_SERVER_VERSION=v0.8.0
 OVERLAY=deploy/kubernetes/tests/cluster
 export KUBECONFIG=$P/kubeconfig/admin.conf
@@ -126,6 +130,8 @@ check_ports() {
 	tcp_open 127.0.0.1 "$PROM_PORT" && busy+=("127.0.0.1:$PROM_PORT")
 	tcp_open 127.0.0.1 "$VLOGS_PORT" && busy+=("127.0.0.1:$VLOGS_PORT")
 	tcp_open "$NODE_IP" "$VLOGS_PORT" && busy+=("$NODE_IP:$VLOGS_PORT")
+	tcp_open "$NODE_IP" "$OTLP_PORT" && busy+=("$NODE_IP:$OTLP_PORT")
+	for p in $JAEGER_PORT $JAEGER_GRPC_PORT $JAEGER_HEALTH_PORT; do tcp_open 127.0.0.1 "$p" && busy+=("127.0.0.1:$p"); done
 	if ((${#busy[@]} > 0)); then
 		die "ports in use: ${busy[*]} (another cluster or etcd/kube-apiserver runs here: stop it, or 'scripts/k8s-cluster.sh down' if it is ours; nothing was killed)"
 	fi
@@ -436,6 +442,20 @@ start_victorialogs() {
 		die "VictoriaLogs did not start ($P/logs/victorialogs.log)"
 }
 
+# start_jaeger: Jaeger v2 on the node (scripts/jaeger.sh), as nobody, traces in memory:
+# OTLP/HTTP on the node IP for the pods (the selector-less Service tungsten-jaeger, which
+# components/tracing points them at), the query API on loopback for the tests and `doctor`.
+start_jaeger() {
+	local bin
+	bin=$(bash "$REPO/scripts/jaeger.sh") || die "scripts/jaeger.sh failed"
+	install -m 0644 "$REPO/scripts/k8s/jaeger.yaml" "$P/etc/jaeger.yaml"
+	start jaeger env JAEGER_OTLP_ADDR="$NODE_IP:$OTLP_PORT" JAEGER_QUERY_ADDR="127.0.0.1:$JAEGER_PORT" \
+		JAEGER_QUERY_GRPC_ADDR="127.0.0.1:$JAEGER_GRPC_PORT" JAEGER_HEALTH_ADDR="127.0.0.1:$JAEGER_HEALTH_PORT" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$bin" --config "$P/etc/jaeger.yaml"
+	wait_for 60 "Jaeger on 127.0.0.1:$JAEGER_HEALTH_PORT" curl -fsS -m 2 "http://127.0.0.1:$JAEGER_HEALTH_PORT/status" ||
+		die "Jaeger did not start ($P/logs/jaeger.log)"
+}
+
 # deploy: the overlay, in the order Argo CD's sync waves give it: everything but the
 # Deployments first (config, secrets, NATS, the migrate Job), the Job to completion, then
 # the services, which start on its schema (TUNGSTEN_MIGRATE_ON_START is false there).
@@ -452,7 +472,7 @@ deploy_tungsten() {
 		/^---$/ { flush(); next }
 		{ doc = doc $0 "\n" }
 		END { flush() }' "$P/manifests/tungsten.yaml"
-	sed -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@PG_PORT@|$PG_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" -e "s|@VLOGS_PORT@|$VLOGS_PORT|g" -e "s|@PV_DIR@|$P/var/pv|g" \
+	sed -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@PG_PORT@|$PG_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" -e "s|@VLOGS_PORT@|$VLOGS_PORT|g" -e "s|@OTLP_PORT@|$OTLP_PORT|g" -e "s|@PV_DIR@|$P/var/pv|g" \
 		"$REPO/scripts/k8s/node-services.yaml" >"$P/manifests/node-services.yaml"
 	mkdir -p "$P/var/pv/nats-0"
 	chown 1000:1000 "$P/var/pv/nats-0"
@@ -493,6 +513,7 @@ cmd_up() {
 	write_configs
 	start_datastores
 	start_victorialogs
+	start_jaeger
 	t1=$(now)
 	start_control_plane
 	timing "containerd + control plane -> node Ready" "$(since "$t1")"
@@ -513,8 +534,9 @@ cmd_up() {
 		export TUNGSTEN_CLUSTER_CONTAINERD=$CTRD_SOCK
 		export TUNGSTEN_CLUSTER_PROMETHEUS=http://127.0.0.1:$PROM_PORT
 		export TUNGSTEN_CLUSTER_VICTORIALOGS=http://127.0.0.1:$VLOGS_PORT
+		export TUNGSTEN_CLUSTER_JAEGER=http://127.0.0.1:$JAEGER_PORT
 	EOF
-	log "cluster up: source $P/env, then kubectl -n tungsten get pods; Prometheus: http://127.0.0.1:$PROM_PORT; VictoriaLogs: http://127.0.0.1:$VLOGS_PORT/select/vmui; stop it with make cluster-down"
+	log "cluster up: source $P/env, then kubectl -n tungsten get pods; Prometheus: http://127.0.0.1:$PROM_PORT; VictoriaLogs: http://127.0.0.1:$VLOGS_PORT/select/vmui; Jaeger: http://127.0.0.1:$JAEGER_PORT; stop it with make cluster-down"
 }
 
 # --- down ---------------------------------------------------------------------------------
@@ -551,6 +573,7 @@ cmd_down() {
 	stop postgres
 	stop redis
 	stop victorialogs
+	stop jaeger
 	# Shims of our containerd outlive it: each names our private socket on its command line.
 	local f pid
 	for f in /proc/[0-9]*/cmdline; do
@@ -630,7 +653,7 @@ cmd_test() {
 	t0=$(now)
 	log "test/cluster (TUNGSTEN_CLUSTER_TEST=1)"
 	TUNGSTEN_CLUSTER_TEST=1 TUNGSTEN_CLUSTER_GATEWAY="http://$gw" TUNGSTEN_CLUSTER_ARTIFACTS="$ART" \
-		TUNGSTEN_CLUSTER_PROMETHEUS="http://127.0.0.1:$PROM_PORT" TUNGSTEN_CLUSTER_VICTORIALOGS="http://127.0.0.1:$VLOGS_PORT" \
+		TUNGSTEN_CLUSTER_PROMETHEUS="http://127.0.0.1:$PROM_PORT" TUNGSTEN_CLUSTER_VICTORIALOGS="http://127.0.0.1:$VLOGS_PORT" TUNGSTEN_CLUSTER_JAEGER="http://127.0.0.1:$JAEGER_PORT" \
 		TUNGSTEN_CLUSTER_IMAGES="$P/images" KUBECTL="$KBIN/kubectl" \
 		timeout -k 10 900 go test -count=1 -v -timeout 14m ./test/cluster/ 2>&1 | tee "$ART/go-test.log"
 	local rc=${PIPESTATUS[0]}

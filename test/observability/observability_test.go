@@ -43,6 +43,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/doctor/traces"
 	"github.com/tungsten-blog/tungsten/test/internal/logsearch"
 	"github.com/tungsten-blog/tungsten/test/internal/promcheck"
+	"github.com/tungsten-blog/tungsten/test/internal/tracecheck"
 )
 
 // Where the dashboards and rules live, relative to this package.
@@ -92,7 +93,7 @@ func TestObservability(t *testing.T) {
 		require.Equal(t, traceID, blogLine["trace_id"], "the blog's access line of the same request is in another trace")
 	})
 	if traceID != "" {
-		t.Run("POST /api/articles is one trace in Jaeger", func(t *testing.T) { checkTrace(t, e.jaeger, traceID) })
+		t.Run("POST /api/articles is one trace in Jaeger", func(t *testing.T) { tracecheck.Check(t, e.jaeger, traceID, 30*time.Second) })
 		t.Run("trace_id finds the request's lines across services in VictoriaLogs", func(t *testing.T) {
 			entries := logsearch.WaitTrace(t, e.victoriaLogs, traceID, 2, 30*time.Second, "file")
 			t.Logf("VictoriaLogs: %d lines for trace_id:%s from services %v", len(entries), traceID, logsearch.Services(entries))
@@ -273,7 +274,7 @@ func doctorSources(t *testing.T, e env) {
 	require.True(t, hop.Error, "users' hop is a failing one: %+v", hop)
 	require.True(t, strings.HasPrefix(hop.Reproduce, e.jaeger+"/trace/"+hop.TraceID), hop.Reproduce)
 	var tr struct {
-		Data []jaegerTrace `json:"data"`
+		Data []tracecheck.Trace `json:"data"`
 	}
 	require.NoError(t, promcheck.GetJSON(e.jaeger+"/api/traces/"+hop.TraceID, &tr))
 	require.Len(t, tr.Data, 1, "the hop's trace %s", hop.TraceID)
@@ -326,104 +327,6 @@ func waitLogLine(t *testing.T, path, id string) map[string]any {
 }
 
 // --- traces ----------------------------------------------------------------
-
-type jaegerTrace struct {
-	TraceID string `json:"traceID"`
-	Spans   []struct {
-		TraceID       string `json:"traceID"`
-		OperationName string `json:"operationName"`
-		ProcessID     string `json:"processID"`
-		Tags          []struct {
-			Key   string `json:"key"`
-			Value any    `json:"value"`
-		} `json:"tags"`
-	} `json:"spans"`
-	Processes map[string]struct {
-		ServiceName string `json:"serviceName"`
-	} `json:"processes"`
-}
-
-// checkTrace asks Jaeger for the trace until it holds every hop: the
-// gateway's and the blog's server spans, the SQL insert, the NATS publish and
-// the consumer of blog.article.published (spans arrive in batches).
-func checkTrace(t *testing.T, jaegerURL, traceID string) {
-	var missing []string
-	var last jaegerTrace
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var body struct {
-			Data []jaegerTrace `json:"data"`
-		}
-		if promcheck.GetJSON(jaegerURL+"/api/traces/"+traceID, &body) == nil && len(body.Data) == 1 {
-			last = body.Data[0]
-			missing = missingHops(last)
-			if len(missing) == 0 {
-				break
-			}
-		} else {
-			missing = []string{"the trace itself"}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	require.Empty(t, missing, "trace %s in Jaeger lacks: %s (spans: %s)", traceID, strings.Join(missing, ", "), spanSummary(last))
-	for _, s := range last.Spans {
-		require.Equal(t, traceID, s.TraceID, "a span of another trace")
-	}
-	t.Logf("trace %s: %d spans from %d processes: %s", traceID, len(last.Spans), len(last.Processes), spanSummary(last))
-}
-
-func missingHops(tr jaegerTrace) []string {
-	have := map[string]bool{}
-	for _, s := range tr.Spans {
-		svc := tr.Processes[s.ProcessID].ServiceName
-		tags := map[string]string{}
-		for _, tg := range s.Tags {
-			tags[tg.Key] = fmt.Sprint(tg.Value)
-		}
-		switch {
-		case svc == "tungsten-gateway" && s.OperationName == "POST /api/articles" && tags["span.kind"] == "server":
-			have["gateway server span POST /api/articles"] = true
-		case svc == "tungsten-gateway" && tags["span.kind"] == "client" && tags["peer.service"] == "blog":
-			have["gateway client span to blog (peer.service)"] = true
-		case svc == "tungsten-blog" && s.OperationName == "POST /api/articles" && tags["span.kind"] == "server" &&
-			tags["http.route"] == "/api/articles" && tags["http.response.status_code"] == "201":
-			have["blog server span POST /api/articles (http.route, http.response.status_code)"] = true
-		case svc == "tungsten-blog" && tags["db.system.name"] == "postgresql" && strings.Contains(tags["db.query.text"], "INSERT INTO articles"):
-			have["SQL INSERT INTO articles (db.system.name, db.query.text)"] = true
-		case svc == "tungsten-blog" && tags["span.kind"] == "producer" && tags["messaging.system"] == "nats" &&
-			strings.HasSuffix(tags["messaging.destination.name"], ".blog.article.published"):
-			have["NATS publish of blog.article.published (messaging.system)"] = true
-		case svc == "tungsten-blog" && tags["span.kind"] == "consumer" && strings.HasSuffix(s.OperationName, ".blog.article.published"):
-			have["consumer of blog.article.published"] = true
-		case tags["db.system.name"] == "redis":
-			have["Redis command"] = true
-		}
-	}
-	var missing []string
-	for _, want := range []string{
-		"gateway server span POST /api/articles",
-		"gateway client span to blog (peer.service)",
-		"blog server span POST /api/articles (http.route, http.response.status_code)",
-		"SQL INSERT INTO articles (db.system.name, db.query.text)",
-		"Redis command",
-		"NATS publish of blog.article.published (messaging.system)",
-		"consumer of blog.article.published",
-	} {
-		if !have[want] {
-			missing = append(missing, want)
-		}
-	}
-	return missing
-}
-
-func spanSummary(tr jaegerTrace) string {
-	var parts []string
-	for _, s := range tr.Spans {
-		parts = append(parts, tr.Processes[s.ProcessID].ServiceName+":"+s.OperationName)
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ", ")
-}
 
 // --- Prometheus ------------------------------------------------------------
 
