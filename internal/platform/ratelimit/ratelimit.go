@@ -85,8 +85,15 @@ type Memory struct {
 
 type window struct {
 	start time.Time
+	end   time.Time // start + the rule's window: forgotten only after it
 	count int
 }
+
+// sweepEvery is how often a limiter drops the windows that have ended, so
+// that memory holds only keys seen within their rule's window (plus up to
+// sweepEvery). A window is never dropped before it ends: that would reset
+// the budget of every rule longer than the sweep's horizon.
+const sweepEvery = time.Minute
 
 // NewMemory returns an in-process limiter.
 func NewMemory(m *Metrics) *Memory {
@@ -113,9 +120,9 @@ func (l *Memory) Allow(_ context.Context, rule Rule, key string) Decision {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if now.Sub(l.sweep) > time.Minute {
+	if now.Sub(l.sweep) > sweepEvery {
 		for k, w := range l.windows {
-			if now.Sub(w.start) > 10*time.Minute {
+			if !now.Before(w.end) {
 				delete(l.windows, k)
 			}
 		}
@@ -125,7 +132,7 @@ func (l *Memory) Allow(_ context.Context, rule Rule, key string) Decision {
 	k := rule.Name + "\x00" + key
 	w, ok := l.windows[k]
 	if !ok || !w.start.Equal(start) {
-		w = &window{start: start}
+		w = &window{start: start, end: start.Add(rule.Window)}
 		l.windows[k] = w
 	}
 	w.count++
@@ -178,6 +185,7 @@ type Redis struct {
 // batch is a replica's view of one key's window under a batched rule.
 type batch struct {
 	start    time.Time // window start
+	end      time.Time // window end: the batch is dropped only after it
 	known    int       // the shared count as of the last reconciliation
 	inflight int       // requests being added to the shared count now
 	pending  int       // requests admitted here, not yet sent
@@ -280,9 +288,9 @@ func (l *Redis) allowBatched(ctx context.Context, rule Rule, key string) Decisio
 // batches of windows that ended (their unsent counts no longer matter).
 // The caller holds l.mu.
 func (l *Redis) batchOf(rule Rule, key string, start, now time.Time) *batch {
-	if now.Sub(l.sweep) > time.Minute {
+	if now.Sub(l.sweep) > sweepEvery {
 		for k, b := range l.batches {
-			if now.Sub(b.start) > 10*time.Minute {
+			if !now.Before(b.end) {
 				delete(l.batches, k)
 			}
 		}
@@ -291,7 +299,7 @@ func (l *Redis) batchOf(rule Rule, key string, start, now time.Time) *batch {
 	k := rule.Name + "\x00" + key
 	b, ok := l.batches[k]
 	if !ok || !b.start.Equal(start) {
-		b = &batch{start: start, synced: now}
+		b = &batch{start: start, end: start.Add(rule.Window), synced: now}
 		l.batches[k] = b
 	}
 	return b
