@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/tungsten-blog/tungsten/internal/blog/app"
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
 )
@@ -28,17 +30,15 @@ func benchListAfterWrite(b *testing.B, staleness time.Duration) {
 	get := func() {
 		rec := httptest.NewRecorder()
 		ts.h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/articles", nil))
-		if rec.Code != http.StatusOK || rec.Body.Len() < 1000 {
-			b.Fatalf("status %d, %d bytes", rec.Code, rec.Body.Len())
-		}
+		require.Equal(b, http.StatusOK, rec.Code)
+		require.GreaterOrEqual(b, rec.Body.Len(), 1000, "a page of articles")
 	}
 	get() // cached
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Incr(ctx, app.GenKey); err != nil { // someone else's write
-			b.Fatal(err)
-		}
+		_, err := c.Incr(ctx, app.GenKey) // someone else's write
+		require.NoError(b, err)
 		get()
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
@@ -16,24 +19,18 @@ func TestConfig(t *testing.T) {
 	var c blog.Config
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs)
-	if err := c.Validate(); err != nil {
-		t.Fatalf("defaults invalid: %v", err)
-	}
-	if c.ListCacheTTL != 30*time.Second || c.CacheStaleness != time.Second || c.MaxLimit != 100 || c.DefaultLimit != 20 {
-		t.Fatalf("defaults %+v", c)
-	}
+	require.NoError(t, c.Validate(), "defaults invalid")
+	require.Equal(t, 30*time.Second, c.ListCacheTTL, "defaults %+v", c)
+	require.Equal(t, time.Second, c.CacheStaleness, "defaults %+v", c)
+	require.Equal(t, 100, c.MaxLimit, "defaults %+v", c)
+	require.Equal(t, 20, c.DefaultLimit, "defaults %+v", c)
 	fs.VisitAll(func(f *flag.Flag) {
-		if !strings.HasPrefix(f.Name, "blog.") {
-			t.Errorf("flag %q is not named blog.<option>", f.Name)
-		}
+		assert.True(t, strings.HasPrefix(f.Name, "blog."), "flag %q is not named blog.<option>", f.Name)
 	})
-	if err := fs.Parse([]string{"-blog.max-limit=10", "-blog.default-limit=50", "-blog.list-cache-ttl=-1s"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, fs.Parse([]string{"-blog.max-limit=10", "-blog.default-limit=50", "-blog.list-cache-ttl=-1s"}))
 	err := c.Validate()
-	if err == nil || !strings.Contains(err.Error(), "blog.default-limit") || !strings.Contains(err.Error(), "blog.list-cache-ttl") {
-		t.Fatalf("Validate() = %v", err)
-	}
+	require.ErrorContains(t, err, "blog.default-limit")
+	require.ErrorContains(t, err, "blog.list-cache-ttl")
 	for args, want := range map[string]string{
 		"-blog.cache-staleness=-1s":                          "blog.cache-staleness must not be negative",
 		"-blog.cache-staleness=1m":                           "blog.cache-staleness must not exceed blog.list-cache-ttl",
@@ -44,41 +41,28 @@ func TestConfig(t *testing.T) {
 		c := blog.DefaultConfig()
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		c.RegisterFlags(fs)
-		if err := fs.Parse(strings.Fields(args)); err != nil {
-			t.Fatal(err)
+		require.NoError(t, fs.Parse(strings.Fields(args)))
+		if want == "" {
+			assert.NoError(t, c.Validate(), args)
+		} else {
+			assert.ErrorContains(t, c.Validate(), want, args)
 		}
-		if err := c.Validate(); (err == nil) != (want == "") || (err != nil && !strings.Contains(err.Error(), want)) {
-			t.Errorf("%s: Validate() = %v, want %q", args, err, want)
-		}
 	}
-	if _, err := blog.New(c, blog.Deps{}); err == nil {
-		t.Fatal("New accepted an invalid config")
-	}
-	if _, err := blog.New(blog.DefaultConfig(), blog.Deps{}); err == nil {
-		t.Fatal("New accepted no database")
-	}
+	_, err = blog.New(c, blog.Deps{})
+	require.Error(t, err, "New accepted an invalid config")
+	_, err = blog.New(blog.DefaultConfig(), blog.Deps{})
+	require.Error(t, err, "New accepted no database")
 }
 
 func TestPatterns(t *testing.T) {
 	t.Parallel()
 	db := testenv.OpenDB(t, database.SQLite, "blog", blog.Migrations)
 	svc, err := blog.New(blog.DefaultConfig(), blog.Deps{DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, p := range svc.Patterns() {
-		if !strings.HasPrefix(p, "GET /api/") && !strings.HasPrefix(p, "POST /api/") &&
-			!strings.HasPrefix(p, "PUT /api/") && !strings.HasPrefix(p, "DELETE /api/") {
-			t.Errorf("unexpected pattern %q", p)
-		}
+		assert.Regexp(t, `^(GET|POST|PUT|DELETE) /api/`, p, "unexpected pattern")
 	}
-	if len(svc.Patterns()) != 13 {
-		t.Fatalf("patterns %q", svc.Patterns())
-	}
-	if err := svc.Start(t.Context()); err == nil {
-		t.Fatal("Start without JetStream succeeded")
-	}
-	if err := svc.Stop(t.Context()); err != nil {
-		t.Fatalf("Stop of an unstarted service: %v", err)
-	}
+	require.Len(t, svc.Patterns(), 13, "patterns %q", svc.Patterns())
+	require.Error(t, svc.Start(t.Context()), "Start without JetStream succeeded")
+	require.NoError(t, svc.Stop(t.Context()), "Stop of an unstarted service")
 }

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // A read-model error while resolving ?author= is an error, not an empty
@@ -12,17 +14,11 @@ import (
 func TestAuthorResolutionDatabaseErrorIsNotAnEmptyPage(t *testing.T) {
 	t.Parallel()
 	ts := newTestService(t)
-	if err := ts.db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ts.db.Close())
 	for _, q := range []string{"author=alice", "favorited=alice"} {
 		res := ts.do("GET", "/api/articles?"+q, "", nil)
-		if res.status < 500 {
-			t.Fatalf("%s with the database gone: status %d, body %s", q, res.status, res.raw)
-		}
-		if len(errorMessages(res)) == 0 {
-			t.Fatalf("%s: no error body: %s", q, res.raw)
-		}
+		require.GreaterOrEqual(t, res.status, 500, "%s with the database gone: body %s", q, res.raw)
+		require.NotEmpty(t, errorMessages(res), "%s: no error body: %s", q, res.raw)
 	}
 }
 
@@ -46,7 +42,5 @@ func TestHangUpDoesNotTripTheUsersCooldown(t *testing.T) {
 
 	before := ts.users.callCount()
 	ts.do("GET", "/api/articles?author=bob", "", nil).want(t, 200)
-	if ts.users.callCount() == before {
-		t.Fatal("users was not asked: the hang-up tripped the cooldown")
-	}
+	require.NotEqual(t, before, ts.users.callCount(), "users was not asked: the hang-up tripped the cooldown")
 }

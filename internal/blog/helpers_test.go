@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -41,9 +42,7 @@ type tokens struct {
 func newTokens(t testing.TB) *tokens {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	set := authn.JWKS{Keys: []authn.JWK{{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub),
 		Kid: "test-key", Alg: "EdDSA", Use: "sig"}}}
 	v := authn.NewVerifier(func(context.Context) (authn.JWKS, error) { return set, nil })
@@ -65,9 +64,7 @@ func (tk *tokens) user(t testing.TB, id int64, username string) string {
 	})
 	tok.Header["kid"] = "test-key"
 	s, err := tok.SignedString(tk.priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
@@ -208,9 +205,7 @@ func newTestService(t testing.TB, opts ...option) *testService {
 		o(&cfg, &deps)
 	}
 	svc, err := blog.New(cfg, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ts.svc, ts.h = svc, svc.Handler()
 	return ts
 }
@@ -231,9 +226,7 @@ func (ts *testService) do(method, path, token string, body any) response {
 		rd = strings.NewReader(b)
 	default:
 		buf, err := json.Marshal(b)
-		if err != nil {
-			ts.t.Fatal(err)
-		}
+		require.NoError(ts.t, err)
 		rd = bytes.NewReader(buf)
 	}
 	req := httptest.NewRequest(method, path, rd)
@@ -247,9 +240,7 @@ func (ts *testService) do(method, path, token string, body any) response {
 	ts.h.ServeHTTP(rec, req)
 	res := response{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
 	if rec.Body.Len() > 0 {
-		if err := json.Unmarshal(rec.Body.Bytes(), &res.body); err != nil {
-			ts.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, rec.Body.String())
-		}
+		require.NoError(ts.t, json.Unmarshal(rec.Body.Bytes(), &res.body), "%s %s: answer is not a JSON object: %q", method, path, rec.Body.String())
 	}
 	return res
 }
@@ -257,9 +248,7 @@ func (ts *testService) do(method, path, token string, body any) response {
 // want fails unless the response has the status.
 func (r response) want(t testing.TB, status int) response {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d; body %s", r.status, status, r.raw)
-	}
+	require.Equal(t, status, r.status, "status; body %s", r.raw)
 	return r
 }
 
@@ -267,10 +256,7 @@ func (r response) want(t testing.TB, status int) response {
 func (r response) wantError(t testing.TB, status int, msgs ...string) {
 	t.Helper()
 	r.want(t, status)
-	got := errorMessages(r)
-	if strings.Join(got, "|") != strings.Join(msgs, "|") {
-		t.Fatalf("errors %q, want %q", got, msgs)
-	}
+	require.Equal(t, msgs, errorMessages(r), "errors")
 }
 
 func errorMessages(r response) []string {

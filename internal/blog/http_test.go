@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 )
@@ -20,49 +22,42 @@ func TestArticleLifecycle(t *testing.T) {
 	r := ts.do("POST", "/api/articles", jake, newArticle("How to train your dragon", " training ", "dragons", "training")).
 		want(t, http.StatusCreated)
 	a := r.article()
-	if a["slug"] != "how-to-train-your-dragon" || a["title"] != "How to train your dragon" ||
-		a["description"] != "About How to train your dragon" || a["body"] != "Body of How to train your dragon" ||
-		fmt.Sprint(a["tagList"]) != "[dragons training]" || a["favorited"] != false || a["favoritesCount"] != 0.0 ||
-		a["category"] != nil {
-		t.Fatalf("created %v", a)
-	}
-	if _, ok := a["category"]; !ok {
-		t.Fatal("category field missing")
-	}
+	require.Equal(t, "how-to-train-your-dragon", a["slug"], "created %v", a)
+	require.Equal(t, "How to train your dragon", a["title"])
+	require.Equal(t, "About How to train your dragon", a["description"])
+	require.Equal(t, "Body of How to train your dragon", a["body"])
+	require.Equal(t, "[dragons training]", fmt.Sprint(a["tagList"]))
+	require.Equal(t, false, a["favorited"])
+	require.Equal(t, 0.0, a["favoritesCount"])
+	require.Contains(t, a, "category", "category field missing")
+	require.Nil(t, a["category"])
 	for _, f := range []string{"createdAt", "updatedAt"} {
-		if !isoMillis.MatchString(a[f].(string)) {
-			t.Fatalf("%s = %q, want ISO 8601 with milliseconds", f, a[f])
-		}
+		require.Regexp(t, isoMillis, a[f], "%s: want ISO 8601 with milliseconds", f)
 	}
 	author := a["author"].(map[string]any)
-	if author["username"] != "jake" || author["bio"] != "I work at statefarm" || author["following"] != false {
-		t.Fatalf("author %v", author)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
-		t.Fatalf("Content-Type %q", ct)
-	}
+	require.Equal(t, "jake", author["username"], "author %v", author)
+	require.Equal(t, "I work at statefarm", author["bio"])
+	require.Equal(t, false, author["following"])
+	require.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"))
 
 	got := ts.do("GET", "/api/articles/how-to-train-your-dragon", "", nil).want(t, http.StatusOK).article()
-	if got["body"] != a["body"] || got["createdAt"] != a["createdAt"] {
-		t.Fatalf("get %v", got)
-	}
+	require.Equal(t, a["body"], got["body"], "get %v", got)
+	require.Equal(t, a["createdAt"], got["createdAt"], "get %v", got)
 
 	list := ts.do("GET", "/api/articles", "", nil).want(t, http.StatusOK)
-	if list.count() != 1 || len(list.articles()) != 1 {
-		t.Fatalf("list %s", list.raw)
-	}
-	if _, ok := list.articles()[0]["body"]; ok {
-		t.Fatal("list items must not carry body")
-	}
+	require.Equal(t, 1, list.count(), "list %s", list.raw)
+	require.Len(t, list.articles(), 1, "list %s", list.raw)
+	require.NotContains(t, list.articles()[0], "body", "list items must not carry body")
 
 	// A new title moves the article to a new slug; the old one is gone.
 	upd := ts.do("PUT", "/api/articles/how-to-train-your-dragon", jake,
 		map[string]any{"article": map[string]any{"title": "Did you train your dragon?", "category": "science"}}).
 		want(t, http.StatusOK).article()
-	if upd["slug"] != "did-you-train-your-dragon" || upd["body"] != a["body"] || upd["category"] != "science" ||
-		upd["createdAt"] != a["createdAt"] || fmt.Sprint(upd["tagList"]) != "[dragons training]" {
-		t.Fatalf("updated %v", upd)
-	}
+	require.Equal(t, "did-you-train-your-dragon", upd["slug"], "updated %v", upd)
+	require.Equal(t, a["body"], upd["body"])
+	require.Equal(t, "science", upd["category"])
+	require.Equal(t, a["createdAt"], upd["createdAt"])
+	require.Equal(t, "[dragons training]", fmt.Sprint(upd["tagList"]))
 	ts.do("GET", "/api/articles/how-to-train-your-dragon", "", nil).wantError(t, http.StatusNotFound, "article not found")
 	ts.do("GET", "/api/articles/did-you-train-your-dragon", "", nil).want(t, http.StatusOK)
 
@@ -70,19 +65,17 @@ func TestArticleLifecycle(t *testing.T) {
 	upd = ts.do("PUT", "/api/articles/did-you-train-your-dragon", jake,
 		map[string]any{"article": map[string]any{"body": "With two hands", "category": nil, "tagList": []string{}}}).
 		want(t, http.StatusOK).article()
-	if upd["slug"] != "did-you-train-your-dragon" || upd["body"] != "With two hands" || upd["category"] != nil ||
-		len(upd["tagList"].([]any)) != 0 {
-		t.Fatalf("updated %v", upd)
-	}
+	require.Equal(t, "did-you-train-your-dragon", upd["slug"], "updated %v", upd)
+	require.Equal(t, "With two hands", upd["body"])
+	require.Nil(t, upd["category"])
+	require.Empty(t, upd["tagList"].([]any))
 
 	r = ts.do("DELETE", "/api/articles/did-you-train-your-dragon", jake, nil).want(t, http.StatusNoContent)
-	if r.raw != "" {
-		t.Fatalf("204 with body %q", r.raw)
-	}
+	require.Empty(t, r.raw, "204 with a body")
 	ts.do("GET", "/api/articles/did-you-train-your-dragon", "", nil).wantError(t, http.StatusNotFound, "article not found")
-	if list := ts.do("GET", "/api/articles", "", nil); list.count() != 0 || len(list.articles()) != 0 {
-		t.Fatalf("list after delete %s", list.raw)
-	}
+	list = ts.do("GET", "/api/articles", "", nil)
+	require.Zero(t, list.count(), "list after delete %s", list.raw)
+	require.Empty(t, list.articles(), "list after delete %s", list.raw)
 }
 
 func TestUnicodeAndReservedSlugs(t *testing.T) {
@@ -90,20 +83,14 @@ func TestUnicodeAndReservedSlugs(t *testing.T) {
 	ts := newTestService(t)
 	tok := ts.tokens.user(t, 1, "jake")
 	slug := ts.create(tok, "Über München — 東京")
-	if slug != "über-münchen-東京" {
-		t.Fatalf("slug %q", slug)
-	}
+	require.Equal(t, "über-münchen-東京", slug)
 	ts.do("GET", "/api/articles/"+slug, "", nil).want(t, http.StatusOK)
 	ts.do("GET", "/api/articles/%C3%BCber-m%C3%BCnchen-%E6%9D%B1%E4%BA%AC", "", nil).want(t, http.StatusOK)
 	feed := ts.create(tok, "Feed")
-	if !strings.HasPrefix(feed, "feed-") {
-		t.Fatalf("an article slugged %q would hide behind /api/articles/feed", feed)
-	}
+	require.True(t, strings.HasPrefix(feed, "feed-"), "an article slugged %q would hide behind /api/articles/feed", feed)
 	ts.do("GET", "/api/articles/"+feed, "", nil).want(t, http.StatusOK)
 	again := ts.create(tok, "Über München — 東京")
-	if again == slug || !strings.HasPrefix(again, slug+"-") {
-		t.Fatalf("duplicate title slug %q", again)
-	}
+	require.True(t, strings.HasPrefix(again, slug+"-"), "duplicate title slug %q", again)
 	// Bytes no stored slug can hold are simply not found.
 	ts.do("GET", "/api/articles/%FF%FE", "", nil).wantError(t, http.StatusNotFound, "article not found")
 	ts.do("GET", "/api/articles/a%00b", "", nil).wantError(t, http.StatusNotFound, "article not found")
@@ -132,9 +119,7 @@ func TestAuthorizationErrors(t *testing.T) {
 	} {
 		r := ts.do(tt.method, tt.path, "", `{"article":{"title":"x"},"comment":{"body":"x"}}`)
 		r.wantError(t, http.StatusUnauthorized, "authentication required")
-		if r.header.Get("WWW-Authenticate") == "" {
-			t.Errorf("%s %s: no WWW-Authenticate", tt.method, tt.path)
-		}
+		assert.NotEmpty(t, r.header.Get("WWW-Authenticate"), "%s %s: no WWW-Authenticate", tt.method, tt.path)
 	}
 	ts.do("GET", "/api/articles", "not-a-jwt", nil).wantError(t, http.StatusUnauthorized, "token is invalid or expired")
 	forged := newTokens(t).user(t, 1, "jake") // signed by a key the service does not know... with the same kid
@@ -167,9 +152,8 @@ func TestAuthorizationErrors(t *testing.T) {
 	ts.do("DELETE", "/api/articles/"+other+"/comments/"+cid, jake, nil).wantError(t, http.StatusNotFound, "comment not found")
 
 	// Nothing changed.
-	if a := ts.do("GET", "/api/articles/"+slug, "", nil).want(t, http.StatusOK).article(); a["title"] != "Jake's article" {
-		t.Fatalf("article changed: %v", a)
-	}
+	a := ts.do("GET", "/api/articles/"+slug, "", nil).want(t, http.StatusOK).article()
+	require.Equal(t, "Jake's article", a["title"], "article changed: %v", a)
 	ts.do("DELETE", "/api/articles/"+slug+"/comments/"+cid, jake, nil).want(t, http.StatusNoContent)
 	ts.do("DELETE", "/api/articles/"+slug+"/comments/"+cid, jake, nil).wantError(t, http.StatusNotFound, "comment not found")
 }
@@ -236,9 +220,8 @@ func TestValidation(t *testing.T) {
 	req.Header.Set("Authorization", "Token "+tok)
 	rec := httptest.NewRecorder()
 	ts.h.ServeHTTP(rec, req)
-	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "body must be JSON") {
-		t.Fatalf("text/plain body: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, 422, rec.Code, "text/plain body: %s", rec.Body)
+	require.Contains(t, rec.Body.String(), "body must be JSON")
 	// Comments.
 	for _, tt := range []struct {
 		body string
@@ -263,21 +246,17 @@ func TestListParameters(t *testing.T) {
 		newestFirst = append([]string{ts.create(tok, fmt.Sprint("Post ", i))}, newestFirst...)
 	}
 	r := ts.do("GET", "/api/articles", "", nil).want(t, http.StatusOK)
-	if r.count() != 25 || !slices.Equal(slugsOf(r.articles()), newestFirst[:20]) {
-		t.Fatalf("default page: count %d, %q", r.count(), slugsOf(r.articles()))
-	}
+	require.Equal(t, 25, r.count(), "default page")
+	require.Equal(t, newestFirst[:20], slugsOf(r.articles()), "default page")
 	r = ts.do("GET", q("/api/articles", "limit", "10", "offset", "20"), "", nil).want(t, http.StatusOK)
-	if r.count() != 25 || !slices.Equal(slugsOf(r.articles()), newestFirst[20:]) {
-		t.Fatalf("last page: count %d, %q", r.count(), slugsOf(r.articles()))
-	}
+	require.Equal(t, 25, r.count(), "last page")
+	require.Equal(t, newestFirst[20:], slugsOf(r.articles()), "last page")
 	r = ts.do("GET", q("/api/articles", "limit", "100", "offset", "1000"), "", nil).want(t, http.StatusOK)
-	if r.count() != 25 || len(r.articles()) != 0 || r.body["articles"] == nil {
-		t.Fatalf("past the end: %s", r.raw)
-	}
+	require.Equal(t, 25, r.count(), "past the end: %s", r.raw)
+	require.NotNil(t, r.body["articles"], "past the end: %s", r.raw)
+	require.Empty(t, r.articles(), "past the end: %s", r.raw)
 	r = ts.do("GET", q("/api/articles", "limit", "", "offset", ""), "", nil).want(t, http.StatusOK)
-	if len(r.articles()) != 20 {
-		t.Fatalf("empty params: %d", len(r.articles()))
-	}
+	require.Len(t, r.articles(), 20, "empty params")
 	limitMsg := "limit must be an integer from 1 to 100"
 	offsetMsg := "offset must be a non-negative integer"
 	for _, tt := range []struct {
@@ -348,33 +327,30 @@ func TestFiltersAndSearch(t *testing.T) {
 		{[]string{"author", "\xff"}, []string{}},
 	} {
 		r := ts.do("GET", q("/api/articles", tt.params...), "", nil).want(t, http.StatusOK)
-		if got := slugsOf(r.articles()); !slices.Equal(got, tt.want) || r.count() != len(tt.want) {
-			t.Errorf("%q: got %q (count %d), want %q", tt.params, got, r.count(), tt.want)
-		}
+		assert.Equal(t, tt.want, slugsOf(r.articles()), "%q", tt.params)
+		assert.Equal(t, len(tt.want), r.count(), "%q: count", tt.params)
 	}
 	// articlesCount is the total, not the page size.
 	r := ts.do("GET", q("/api/articles", "tag", "dragons", "limit", "1"), "", nil).want(t, 200)
-	if r.count() != 2 || len(r.articles()) != 1 {
-		t.Fatalf("count %d, page %d", r.count(), len(r.articles()))
-	}
+	require.Equal(t, 2, r.count(), "count")
+	require.Len(t, r.articles(), 1, "page")
 	// Korean search: particles, 2-character words, prefixes; a snippet
 	// (searchSnippet, plain-text parts) on search results only.
 	ts.do("POST", "/api/articles", jake, map[string]any{"article": map[string]any{"title": "관측 가능성",
 		"description": "쿠버네티스 클러스터", "body": "프로메테우스와 그라파나로 모니터링을 구축했습니다. 분산 추적은 예거를 <b>사용</b>합니다."}}).want(t, 201)
 	for _, word := range []string{"모니터링", "예거", "쿠버", "그라파나 클러스"} {
 		r := ts.do("GET", q("/api/articles", "q", word), "", nil).want(t, 200)
-		if got := slugsOf(r.articles()); r.count() != 1 || len(got) != 1 || got[0] == "" {
-			t.Errorf("q=%s: %q", word, got)
+		got := slugsOf(r.articles())
+		assert.Equal(t, 1, r.count(), "q=%s: %q", word, got)
+		if assert.Len(t, got, 1, "q=%s", word) {
+			assert.NotEmpty(t, got[0], "q=%s", word)
 		}
 	}
 	r = ts.do("GET", q("/api/articles", "q", "예거 사용"), "", nil).want(t, 200)
-	if !strings.Contains(string(r.raw), `"searchSnippet":[{"text":"프로메테우스와 그라파나로 모니터링을 구축했습니다. 분산 추적은 ","match":false},`+
-		`{"text":"예거","match":true},{"text":"를 \u003cb\u003e","match":false},{"text":"사용","match":true},`) {
-		t.Errorf("snippet: %s", r.raw)
-	}
-	if r = ts.do("GET", "/api/articles", "", nil).want(t, 200); strings.Contains(string(r.raw), "searchSnippet") {
-		t.Errorf("a plain list has snippets: %s", r.raw)
-	}
+	assert.Contains(t, r.raw, `"searchSnippet":[{"text":"프로메테우스와 그라파나로 모니터링을 구축했습니다. 분산 추적은 ","match":false},`+
+		`{"text":"예거","match":true},{"text":"를 \u003cb\u003e","match":false},{"text":"사용","match":true},`, "snippet")
+	r = ts.do("GET", "/api/articles", "", nil).want(t, 200)
+	assert.NotContains(t, r.raw, "searchSnippet", "a plain list has snippets")
 }
 
 func TestFavorites(t *testing.T) {
@@ -385,9 +361,9 @@ func TestFavorites(t *testing.T) {
 	check := func(r response, favorited bool, count float64) {
 		t.Helper()
 		a := r.want(t, http.StatusOK).article()
-		if a["favorited"] != favorited || a["favoritesCount"] != count || a["body"] == nil {
-			t.Fatalf("favorited %v count %v, want %v %v", a["favorited"], a["favoritesCount"], favorited, count)
-		}
+		require.Equal(t, favorited, a["favorited"], "favorited")
+		require.Equal(t, count, a["favoritesCount"], "favoritesCount")
+		require.NotNil(t, a["body"], "an article carries its body")
 	}
 	check(ts.do("POST", "/api/articles/"+slug+"/favorite", bob, nil), true, 1)
 	check(ts.do("POST", "/api/articles/"+slug+"/favorite", bob, nil), true, 1) // idempotent
@@ -396,12 +372,10 @@ func TestFavorites(t *testing.T) {
 	check(ts.do("GET", "/api/articles/"+slug, jake, nil), false, 2)
 	check(ts.do("GET", "/api/articles/"+slug, "", nil), false, 2)
 	list := ts.do("GET", "/api/articles", bob, nil).articles()
-	if list[0]["favorited"] != true || list[0]["favoritesCount"] != 2.0 {
-		t.Fatalf("list for bob %v", list[0])
-	}
-	if list := ts.do("GET", "/api/articles", jake, nil).articles(); list[0]["favorited"] != false {
-		t.Fatalf("list for jake %v", list[0])
-	}
+	require.Equal(t, true, list[0]["favorited"], "list for bob %v", list[0])
+	require.Equal(t, 2.0, list[0]["favoritesCount"], "list for bob %v", list[0])
+	list = ts.do("GET", "/api/articles", jake, nil).articles()
+	require.Equal(t, false, list[0]["favorited"], "list for jake %v", list[0])
 	check(ts.do("DELETE", "/api/articles/"+slug+"/favorite", bob, nil), false, 1)
 	check(ts.do("DELETE", "/api/articles/"+slug+"/favorite", bob, nil), false, 1) // idempotent
 	check(ts.do("DELETE", "/api/articles/"+slug+"/favorite", jake, nil), false, 1)
@@ -409,9 +383,8 @@ func TestFavorites(t *testing.T) {
 	_ = r // amy is unknown to the users stub: empty, not an error
 	ts.users.add(3, "amy", "", 1)
 	r = ts.do("GET", q("/api/articles", "favorited", "amy"), "", nil).want(t, 200)
-	if r.count() != 1 || r.articles()[0]["favoritesCount"] != 1.0 {
-		t.Fatalf("favorited by amy: %s", r.raw)
-	}
+	require.Equal(t, 1, r.count(), "favorited by amy: %s", r.raw)
+	require.Equal(t, 1.0, r.articles()[0]["favoritesCount"], "favorited by amy: %s", r.raw)
 }
 
 func TestComments(t *testing.T) {
@@ -422,30 +395,28 @@ func TestComments(t *testing.T) {
 	slug := ts.create(jake, "Discuss")
 	first := ts.do("POST", "/api/articles/"+slug+"/comments", bob, map[string]any{"comment": map[string]any{"body": "  first  "}}).
 		want(t, http.StatusOK).body["comment"].(map[string]any)
-	if first["body"] != "first" || !isoMillis.MatchString(first["createdAt"].(string)) || first["updatedAt"] != first["createdAt"] {
-		t.Fatalf("comment %v", first)
-	}
-	if au := first["author"].(map[string]any); au["username"] != "bob" || au["bio"] != "bob's bio" || au["following"] != false {
-		t.Fatalf("comment author %v", au)
-	}
+	require.Equal(t, "first", first["body"], "comment %v", first)
+	require.Regexp(t, isoMillis, first["createdAt"].(string))
+	require.Equal(t, first["createdAt"], first["updatedAt"])
+	au := first["author"].(map[string]any)
+	require.Equal(t, "bob", au["username"], "comment author %v", au)
+	require.Equal(t, "bob's bio", au["bio"], "comment author %v", au)
+	require.Equal(t, false, au["following"], "comment author %v", au)
 	second := ts.do("POST", "/api/articles/"+slug+"/comments", jake, map[string]any{"comment": map[string]any{"body": "second"}}).
 		want(t, http.StatusOK).body["comment"].(map[string]any)
 
 	list := ts.do("GET", "/api/articles/"+slug+"/comments", "", nil).want(t, http.StatusOK).body["comments"].([]any)
-	if len(list) != 2 || list[0].(map[string]any)["id"] != second["id"] || list[1].(map[string]any)["id"] != first["id"] {
-		t.Fatalf("comments (newest first) %v", list)
-	}
+	require.Len(t, list, 2, "comments %v", list)
+	require.Equal(t, []any{second["id"], first["id"]}, []any{list[0].(map[string]any)["id"], list[1].(map[string]any)["id"]}, "newest first")
 	ts.do("DELETE", fmt.Sprintf("/api/articles/%s/comments/%v", slug, first["id"]), jake, nil).
 		wantError(t, http.StatusForbidden, "only the author may delete this comment")
 	ts.do("DELETE", fmt.Sprintf("/api/articles/%s/comments/%v", slug, first["id"]), bob, nil).want(t, http.StatusNoContent)
 	list = ts.do("GET", "/api/articles/"+slug+"/comments", bob, nil).want(t, http.StatusOK).body["comments"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["id"] != second["id"] {
-		t.Fatalf("after delete %v", list)
-	}
+	require.Len(t, list, 1, "after delete %v", list)
+	require.Equal(t, second["id"], list[0].(map[string]any)["id"], "after delete")
 	empty := ts.create(jake, "Quiet")
-	if r := ts.do("GET", "/api/articles/"+empty+"/comments", "", nil).want(t, 200); r.raw != "{\"comments\":[]}\n" {
-		t.Fatalf("no comments: %q", r.raw)
-	}
+	r := ts.do("GET", "/api/articles/"+empty+"/comments", "", nil).want(t, 200)
+	require.Equal(t, "{\"comments\":[]}\n", r.raw, "no comments")
 	// Deleting the article deletes its comments.
 	ts.do("DELETE", "/api/articles/"+slug, jake, nil).want(t, http.StatusNoContent)
 	ts.do("GET", "/api/articles/"+slug+"/comments", "", nil).wantError(t, http.StatusNotFound, "article not found")
@@ -455,9 +426,7 @@ func TestTagsAndCategories(t *testing.T) {
 	t.Parallel()
 	ts := newTestService(t)
 	tok := ts.tokens.user(t, 1, "jake")
-	if r := ts.do("GET", "/api/tags", "", nil).want(t, 200); r.raw != "{\"tags\":[]}\n" {
-		t.Fatalf("no tags: %q", r.raw)
-	}
+	require.Equal(t, "{\"tags\":[]}\n", ts.do("GET", "/api/tags", "", nil).want(t, 200).raw, "no tags")
 	ts.create(tok, "A", "go", "db")
 	ts.create(tok, "B", "go")
 	ts.do("POST", "/api/articles", tok, map[string]any{"article": map[string]any{"title": "C", "description": "d", "body": "b",
@@ -467,28 +436,22 @@ func TestTagsAndCategories(t *testing.T) {
 	ts.do("POST", "/api/articles", tok, map[string]any{"article": map[string]any{"title": "E", "description": "d", "body": "b",
 		"category": "food"}}).want(t, 201)
 	tags := ts.do("GET", "/api/tags", "", nil).want(t, 200).body["tags"]
-	if fmt.Sprint(tags) != "[go db zz]" {
-		t.Fatalf("tags %v, want most used first", tags)
-	}
+	require.Equal(t, "[go db zz]", fmt.Sprint(tags), "tags, most used first")
 	cats := ts.do("GET", "/api/categories", "", nil).want(t, 200).body["categories"].([]any)
-	if len(cats) != 8 {
-		t.Fatalf("categories %v", cats)
-	}
+	require.Len(t, cats, 8, "categories %v", cats)
 	counts := map[string]float64{}
 	for _, c := range cats {
 		m := c.(map[string]any)
 		counts[m["slug"].(string)] = m["articlesCount"].(float64)
-		if m["name"] == "" || !strings.HasPrefix(m["color"].(string), "#") {
-			t.Fatalf("category %v", m)
-		}
+		require.NotEmpty(t, m["name"], "category %v", m)
+		require.True(t, strings.HasPrefix(m["color"].(string), "#"), "category %v", m)
 	}
-	if counts["technology"] != 2 || counts["food"] != 1 || counts["science"] != 0 {
-		t.Fatalf("counts %v", counts)
-	}
-	if got := ts.do("GET", q("/api/articles", "category", "technology"), "", nil).articles(); len(got) != 2 ||
-		got[0]["category"] != "technology" {
-		t.Fatalf("category filter %v", got)
-	}
+	require.Equal(t, 2.0, counts["technology"], "counts %v", counts)
+	require.Equal(t, 1.0, counts["food"], "counts %v", counts)
+	require.Zero(t, counts["science"], "counts %v", counts)
+	got := ts.do("GET", q("/api/articles", "category", "technology"), "", nil).articles()
+	require.Len(t, got, 2, "category filter %v", got)
+	require.Equal(t, "technology", got[0]["category"], "category filter %v", got)
 }
 
 func TestFeedAndFollowing(t *testing.T) {
@@ -501,37 +464,29 @@ func TestFeedAndFollowing(t *testing.T) {
 	b1 := ts.create(bob, "Bob one")
 	ts.create(amy, "Amy one")
 	b2 := ts.create(bob, "Bob two")
-	if r := ts.do("GET", "/api/articles/feed", jake, nil).want(t, 200); r.count() != 0 || r.body["articles"] == nil {
-		t.Fatalf("empty feed %s", r.raw)
-	}
-	// Follows arrive as users events; apply one as the consumer would.
-	if _, err := ts.svc.Store().ApplyFollowTx(t.Context(), ts.db, domain.Follow{FollowerID: 1, FolloweeID: 2, Following: true, At: 10}); err != nil {
-		t.Fatal(err)
-	}
 	r := ts.do("GET", "/api/articles/feed", jake, nil).want(t, 200)
-	if got := slugsOf(r.articles()); !slices.Equal(got, []string{b2, b1}) || r.count() != 2 {
-		t.Fatalf("feed %q", got)
-	}
-	if _, ok := r.articles()[0]["body"]; ok {
-		t.Fatal("feed items must not carry body")
-	}
-	if au := r.articles()[0]["author"].(map[string]any); au["username"] != "bob" || au["following"] != true {
-		t.Fatalf("author %v", au)
-	}
+	require.Zero(t, r.count(), "empty feed %s", r.raw)
+	require.NotNil(t, r.body["articles"], "empty feed %s", r.raw)
+	// Follows arrive as users events; apply one as the consumer would.
+	_, err := ts.svc.Store().ApplyFollowTx(t.Context(), ts.db, domain.Follow{FollowerID: 1, FolloweeID: 2, Following: true, At: 10})
+	require.NoError(t, err)
+	r = ts.do("GET", "/api/articles/feed", jake, nil).want(t, 200)
+	require.Equal(t, []string{b2, b1}, slugsOf(r.articles()), "feed")
+	require.Equal(t, 2, r.count(), "feed count")
+	require.NotContains(t, r.articles()[0], "body", "feed items must not carry body")
+	au := r.articles()[0]["author"].(map[string]any)
+	require.Equal(t, "bob", au["username"], "author %v", au)
+	require.Equal(t, true, au["following"], "author %v", au)
 	r = ts.do("GET", q("/api/articles/feed", "limit", "1", "offset", "1"), jake, nil).want(t, 200)
-	if got := slugsOf(r.articles()); !slices.Equal(got, []string{b1}) || r.count() != 2 {
-		t.Fatalf("feed page %q", got)
-	}
+	require.Equal(t, []string{b1}, slugsOf(r.articles()), "feed page")
+	require.Equal(t, 2, r.count(), "feed page count")
 	// Following shows in lists and single articles for that viewer only.
 	for _, a := range ts.do("GET", "/api/articles", jake, nil).articles() {
 		au := a["author"].(map[string]any)
-		if au["following"] != (au["username"] == "bob") {
-			t.Fatalf("following flag %v", au)
-		}
+		require.Equal(t, au["username"] == "bob", au["following"], "following flag %v", au)
 	}
-	if au := ts.do("GET", "/api/articles/"+b1, amy, nil).article()["author"].(map[string]any); au["following"] != false {
-		t.Fatalf("amy sees following %v", au)
-	}
+	au = ts.do("GET", "/api/articles/"+b1, amy, nil).article()["author"].(map[string]any)
+	require.Equal(t, false, au["following"], "amy sees following %v", au)
 }
 
 func TestAuthorsFromReadModelAndFallback(t *testing.T) {
@@ -541,30 +496,21 @@ func TestAuthorsFromReadModelAndFallback(t *testing.T) {
 	bob := ts.tokens.user(t, 2, "bob")
 	slug := ts.create(bob, "Hello")
 	calls := ts.users.callCount()
-	if calls == 0 {
-		t.Fatal("the read model missed but users was not asked")
-	}
+	require.NotZero(t, calls, "the read model missed but users was not asked")
 	// Now known locally: further reads do not call users.
 	for range 3 {
 		au := ts.do("GET", "/api/articles", "", nil).articles()[0]["author"].(map[string]any)
-		if au["bio"] != "from users" {
-			t.Fatalf("author %v", au)
-		}
+		require.Equal(t, "from users", au["bio"], "author %v", au)
 	}
-	if ts.users.callCount() != calls {
-		t.Fatalf("users called %d more times", ts.users.callCount()-calls)
-	}
+	require.Equal(t, calls, ts.users.callCount(), "users called again")
 	// A newer profile (as an event would bring) shows at once, through any cache.
-	if _, err := ts.svc.Store().UpsertAuthor(t.Context(), domain.Profile{ID: 2, Username: "robert", Bio: ptr("renamed"), Version: 200}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := ts.svc.Store().UpsertAuthor(t.Context(), domain.Profile{ID: 2, Username: "robert", Bio: ptr("renamed"), Version: 200})
+	require.NoError(t, err)
 	au := ts.do("GET", "/api/articles/"+slug, "", nil).article()["author"].(map[string]any)
-	if au["username"] != "robert" || au["bio"] != "renamed" {
-		t.Fatalf("author %v", au)
-	}
-	if r := ts.do("GET", q("/api/articles", "author", "robert"), "", nil); r.count() != 1 {
-		t.Fatalf("by new name: %s", r.raw)
-	}
+	require.Equal(t, "robert", au["username"], "author %v", au)
+	require.Equal(t, "renamed", au["bio"], "author %v", au)
+	r := ts.do("GET", q("/api/articles", "author", "robert"), "", nil)
+	require.Equal(t, 1, r.count(), "by new name: %s", r.raw)
 }
 
 func TestReadsWhenUsersIsDown(t *testing.T) {
@@ -577,24 +523,20 @@ func TestReadsWhenUsersIsDown(t *testing.T) {
 	carl := ts.tokens.user(t, 7, "carl")
 	ts.users.srv.Close()
 	carlSlug := ts.create(carl, "Carl writes while users is down")
-	if au := ts.do("GET", "/api/articles/"+carlSlug, "", nil).want(t, 200).article()["author"].(map[string]any); au["username"] != "carl" {
-		t.Fatalf("carl's article author %v", au)
-	}
+	au := ts.do("GET", "/api/articles/"+carlSlug, "", nil).want(t, 200).article()["author"].(map[string]any)
+	require.Equal(t, "carl", au["username"], "carl's article author %v", au)
 	r := ts.do("GET", "/api/articles", "", nil).want(t, 200)
-	if r.count() != 2 {
-		t.Fatalf("list %s", r.raw)
-	}
+	require.Equal(t, 2, r.count(), "list %s", r.raw)
 	byName := map[string]map[string]any{}
 	for _, a := range r.articles() {
 		byName[a["slug"].(string)] = a["author"].(map[string]any)
 	}
-	if byName[known]["username"] != "jake" || byName[known]["bio"] != "known" || byName[carlSlug]["username"] != "carl" {
-		t.Fatalf("authors %v", byName)
-	}
+	require.Equal(t, "jake", byName[known]["username"], "authors %v", byName)
+	require.Equal(t, "known", byName[known]["bio"], "authors %v", byName)
+	require.Equal(t, "carl", byName[carlSlug]["username"], "authors %v", byName)
 	ts.do("GET", q("/api/articles", "author", "jake"), "", nil).want(t, 200)
-	if r := ts.do("GET", q("/api/articles", "author", "carl"), "", nil).want(t, 200); r.count() != 0 {
-		t.Fatalf("unresolvable author: %s", r.raw)
-	}
+	r = ts.do("GET", q("/api/articles", "author", "carl"), "", nil).want(t, 200)
+	require.Zero(t, r.count(), "unresolvable author: %s", r.raw)
 	ts.do("POST", "/api/articles/"+carlSlug+"/comments", jake, map[string]any{"comment": map[string]any{"body": "hi"}}).want(t, 200)
 	ts.do("GET", "/api/articles/"+carlSlug+"/comments", "", nil).want(t, 200)
 	ts.do("GET", "/api/articles/feed", jake, nil).want(t, 200)
@@ -622,7 +564,5 @@ func TestAbuse_TokenLifecycle_BlogRefusesTokensOfAccountsThatNoLongerExist(t *te
 	renamed := ts.tokens.user(t, 7, "old-name")
 	ts.users.add(7, "new-name", "", 5)
 	got := ts.do("POST", "/api/articles", renamed, newArticle("Renamed")).want(t, http.StatusCreated).article()
-	if name := got["author"].(map[string]any)["username"]; name != "new-name" {
-		t.Fatalf("author %v, want the current name new-name", name)
-	}
+	require.Equal(t, "new-name", got["author"].(map[string]any)["username"], "the author's current name")
 }

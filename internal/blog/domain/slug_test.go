@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSlugify(t *testing.T) {
@@ -29,9 +32,7 @@ func TestSlugify(t *testing.T) {
 		{"Feed", "feed"}, // reserved: the store adds a suffix
 	}
 	for _, tt := range tests {
-		if got := Slugify(tt.in); got != tt.want {
-			t.Errorf("Slugify(%q) = %q, want %q", tt.in, got, tt.want)
-		}
+		assert.Equal(t, tt.want, Slugify(tt.in), "Slugify(%q)", tt.in)
 	}
 }
 
@@ -39,31 +40,19 @@ func TestSlugifyBounded(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("ab ", 100)
 	got := Slugify(long)
-	if n := utf8.RuneCountInString(got); n > MaxSlugRunes {
-		t.Fatalf("slug has %d runes, want <= %d", n, MaxSlugRunes)
-	}
-	if strings.HasSuffix(got, "-") {
-		t.Fatalf("slug %q ends with a dash", got)
-	}
-	if got := Slugify(strings.Repeat("ж", 150)); utf8.RuneCountInString(got) != MaxSlugRunes {
-		t.Fatalf("long word: got %d runes", utf8.RuneCountInString(got))
-	}
+	require.LessOrEqual(t, utf8.RuneCountInString(got), MaxSlugRunes, "runes of %q", got)
+	require.False(t, strings.HasSuffix(got, "-"), "slug %q ends with a dash", got)
+	require.Equal(t, MaxSlugRunes, utf8.RuneCountInString(Slugify(strings.Repeat("ж", 150))), "long word: runes")
 }
 
 func TestSuffixedSlug(t *testing.T) {
 	t.Parallel()
 	base := Slugify(strings.Repeat("word ", 40))
 	a, b := SuffixedSlug(base), SuffixedSlug(base)
-	if a == b {
-		t.Fatalf("two suffixes are equal: %q", a)
-	}
+	require.NotEqual(t, a, b, "two suffixes are equal")
 	for _, s := range []string{a, b, SuffixedSlug("feed")} {
-		if !IsValidSlug(s) {
-			t.Errorf("SuffixedSlug gave invalid slug %q", s)
-		}
-		if !SlugFitsTitle(s, strings.Repeat("word ", 40)) && !strings.HasPrefix(s, "feed-") {
-			t.Errorf("SlugFitsTitle(%q) = false", s)
-		}
+		assert.True(t, IsValidSlug(s), "SuffixedSlug gave invalid slug %q", s)
+		assert.True(t, SlugFitsTitle(s, strings.Repeat("word ", 40)) || strings.HasPrefix(s, "feed-"), "SlugFitsTitle(%q) = false", s)
 	}
 }
 
@@ -82,9 +71,7 @@ func TestSlugFitsTitle(t *testing.T) {
 		{"hello-world-abc123-def456", "Hello World", false},
 	}
 	for _, tt := range tests {
-		if got := SlugFitsTitle(tt.slug, tt.title); got != tt.want {
-			t.Errorf("SlugFitsTitle(%q, %q) = %v, want %v", tt.slug, tt.title, got, tt.want)
-		}
+		assert.Equal(t, tt.want, SlugFitsTitle(tt.slug, tt.title), "SlugFitsTitle(%q, %q)", tt.slug, tt.title)
 	}
 }
 
@@ -94,23 +81,11 @@ func FuzzSlugify(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, title string) {
 		s := Slugify(title)
-		if !utf8.ValidString(s) {
-			t.Fatalf("Slugify(%q) = %q: invalid UTF-8", title, s)
-		}
-		if s == "" {
-			t.Fatalf("Slugify(%q) is empty", title)
-		}
-		if n := utf8.RuneCountInString(s); n > MaxSlugRunes {
-			t.Fatalf("Slugify(%q) has %d runes", title, n)
-		}
-		if !IsValidSlug(s) {
-			t.Fatalf("Slugify(%q) = %q holds a rune it should not", title, s)
-		}
-		if again := Slugify(s); again != s {
-			t.Fatalf("not idempotent: Slugify(%q) = %q, Slugify(that) = %q", title, s, again)
-		}
-		if !SlugFitsTitle(s, title) {
-			t.Fatalf("SlugFitsTitle(Slugify(%q)) = false", title)
-		}
+		require.True(t, utf8.ValidString(s), "Slugify(%q) = %q: invalid UTF-8", title, s)
+		require.NotEmpty(t, s, "Slugify(%q) is empty", title)
+		require.LessOrEqual(t, utf8.RuneCountInString(s), MaxSlugRunes, "Slugify(%q) runes", title)
+		require.True(t, IsValidSlug(s), "Slugify(%q) = %q holds a rune it should not", title, s)
+		require.Equal(t, s, Slugify(s), "not idempotent: Slugify(%q) = %q, then Slugify(that)", title, s)
+		require.True(t, SlugFitsTitle(s, title), "SlugFitsTitle(Slugify(%q)) = false", title)
 	})
 }

@@ -2,10 +2,12 @@ package domain
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 )
@@ -49,40 +51,28 @@ func TestArticleInputValidate(t *testing.T) {
 			t.Parallel()
 			err := tt.in.Normalize().Validate()
 			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
+				require.NoError(t, err)
 				return
 			}
-			if !errs.Is(err, errs.KindInvalid) || !slices.Equal(messages(err), tt.want) {
-				t.Fatalf("Validate() = %v, want invalid %q", err, tt.want)
-			}
+			require.True(t, errs.Is(err, errs.KindInvalid), "Validate() = %v, want invalid", err)
+			require.Equal(t, tt.want, messages(err))
 		})
 	}
 }
 
 func TestValidateComment(t *testing.T) {
 	t.Parallel()
-	if err := ValidateComment("fine"); err != nil {
-		t.Fatal(err)
-	}
-	if got := messages(ValidateComment("  ")); !slices.Equal(got, []string{"body can't be blank"}) {
-		t.Fatalf("blank: %q", got)
-	}
-	if got := messages(ValidateComment(strings.Repeat("x", MaxCommentRunes+1))); !slices.Equal(got, []string{"body is too long (maximum is 10000 characters)"}) {
-		t.Fatalf("long: %q", got)
-	}
+	require.NoError(t, ValidateComment("fine"))
+	require.Equal(t, []string{"body can't be blank"}, messages(ValidateComment("  ")), "blank")
+	require.Equal(t, []string{"body is too long (maximum is 10000 characters)"},
+		messages(ValidateComment(strings.Repeat("x", MaxCommentRunes+1))), "long")
 }
 
 func TestNormalizeTags(t *testing.T) {
 	t.Parallel()
 	got := NormalizeTags([]string{" training ", "dragons", "", "training", "  ", "Dragons"})
-	if want := []string{"Dragons", "dragons", "training"}; !slices.Equal(got, want) {
-		t.Fatalf("NormalizeTags = %q, want %q", got, want)
-	}
-	if got := NormalizeTags(nil); got == nil || len(got) != 0 {
-		t.Fatalf("NormalizeTags(nil) = %#v, want empty non-nil", got)
-	}
+	require.Equal(t, []string{"Dragons", "dragons", "training"}, got)
+	require.Equal(t, []string{}, NormalizeTags(nil), "NormalizeTags(nil): want empty non-nil")
 }
 
 func TestPatchApply(t *testing.T) {
@@ -90,9 +80,7 @@ func TestPatchApply(t *testing.T) {
 	title, empty := "New", ""
 	tags := []string{"x"}
 	in := ArticlePatch{Title: &title, Tags: &tags, Category: &empty}.Apply(ArticleInput{Title: "Old", Description: "D", Body: "B", Category: "food"})
-	if in.Title != "New" || in.Description != "D" || in.Body != "B" || in.Category != "" || !slices.Equal(in.Tags, tags) {
-		t.Fatalf("Apply = %+v", in)
-	}
+	require.Equal(t, ArticleInput{Title: "New", Description: "D", Body: "B", Tags: tags}, in)
 }
 
 func TestFormatTime(t *testing.T) {
@@ -107,9 +95,7 @@ func TestFormatTime(t *testing.T) {
 		{FromMillis(1455765776000), "2016-02-18T03:22:56.000Z"},
 	}
 	for _, tt := range tests {
-		if got := FormatTime(tt.in); got != tt.want {
-			t.Errorf("FormatTime(%v) = %q, want %q", tt.in, got, tt.want)
-		}
+		assert.Equal(t, tt.want, FormatTime(tt.in), "FormatTime(%v)", tt.in)
 	}
 }
 
@@ -130,11 +116,7 @@ func TestSearchTerms(t *testing.T) {
 		{"a\x00b", []string{"a", "b"}},
 	}
 	for _, tt := range tests {
-		if got := SearchTerms(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("SearchTerms(%q) = %q, want %q", tt.in, got, tt.want)
-		}
+		assert.Equal(t, tt.want, SearchTerms(tt.in), "SearchTerms(%q)", tt.in)
 	}
-	if n := len(SearchTerms(strings.Repeat("w ", 100) + strings.Repeat("abc ", 3))); n > MaxSearchTerms {
-		t.Errorf("got %d terms", n)
-	}
+	assert.LessOrEqual(t, len(SearchTerms(strings.Repeat("w ", 100)+strings.Repeat("abc ", 3))), MaxSearchTerms, "terms")
 }

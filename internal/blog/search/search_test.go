@@ -1,7 +1,6 @@
 package search_test
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -139,21 +138,17 @@ func FuzzAnalysis(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text, q string) {
 		doc := search.Tokens(text)
 		for _, tok := range doc {
-			if tok == "" {
-				t.Fatalf("empty token from %q", text)
-			}
+			require.NotEmpty(t, tok, "empty token from %q", text)
 			for _, r := range tok {
-				if r < utf8.RuneSelf && !('a' <= r && r <= 'z' || '0' <= r && r <= '9') {
-					t.Fatalf("token %q from %q holds %q", tok, text, r)
-				}
+				require.False(t, r < utf8.RuneSelf && !('a' <= r && r <= 'z' || '0' <= r && r <= '9'), "token %q from %q holds %q", tok, text, r)
 			}
 		}
-		if got := strings.Fields(search.Normalize(text)); !slices.Equal(got, doc) && len(doc) > 0 {
-			t.Fatalf("Normalize(%q) splits into %q, tokens %q", text, got, doc)
+		if len(doc) > 0 {
+			require.Equal(t, doc, strings.Fields(search.Normalize(text)), "Normalize(%q) splits as the tokens", text)
 		}
 		own := domain.SearchTerms(text)
-		if len(own) > 0 && !matchModel(doc, search.Segments(own)) {
-			t.Fatalf("%q does not match its own words %q", text, own)
+		if len(own) > 0 {
+			require.True(t, matchModel(doc, search.Segments(own)), "%q does not match its own words %q", text, own)
 		}
 		if len(own) > 0 {
 			parts := search.Snippet(own, text)
@@ -161,41 +156,28 @@ func FuzzAnalysis(f *testing.F) {
 			for _, p := range parts {
 				hit = hit || p.Match
 				piece := strings.TrimSuffix(strings.TrimPrefix(p.Text, "…"), "…")
-				if !strings.Contains(strings.Join(strings.Fields(strings.ToValidUTF8(text, " ")), " "), piece) {
-					t.Fatalf("snippet part %q not in %q", p.Text, text)
-				}
+				require.Contains(t, strings.Join(strings.Fields(strings.ToValidUTF8(text, " ")), " "), piece, "snippet part %q not in %q", p.Text, text)
 			}
-			if !hit {
-				t.Fatalf("snippet of %q for its own words %q marks nothing: %+v", text, own, parts)
-			}
+			require.True(t, hit, "snippet of %q for its own words %q marks nothing: %+v", text, own, parts)
 		}
 		terms := domain.SearchTerms(q)
-		if len(terms) > domain.MaxSearchTerms {
-			t.Fatalf("%d terms from %q", len(terms), q)
-		}
+		require.LessOrEqual(t, len(terms), domain.MaxSearchTerms, "terms from %q", q)
 		expr := search.FTS5Match(terms)
 		i := 0
 		for i < len(expr) {
-			if expr[i] != '"' {
-				t.Fatalf("expression %q for %q: expected a quote at %d", expr, q, i)
-			}
+			require.Equal(t, byte('"'), expr[i], "expression %q for %q: expected a quote at %d", expr, q, i)
 			end := strings.IndexByte(expr[i+1:], '"')
-			if end < 0 {
-				t.Fatalf("expression %q for %q: unterminated string", expr, q)
-			}
+			require.GreaterOrEqual(t, end, 0, "expression %q for %q: unterminated string", expr, q)
 			i += end + 2
 			if strings.HasPrefix(expr[i:], " *") {
 				i += 2
 			}
 			if i < len(expr) {
-				if expr[i] != ' ' || i+1 >= len(expr) {
-					t.Fatalf("expression %q for %q: expected a space and more at %d", expr, q, i)
-				}
+				require.True(t, expr[i] == ' ' && i+1 < len(expr), "expression %q for %q: expected a space and more at %d", expr, q, i)
 				i++
 			}
 		}
-		if tsq := search.TSQuery(terms); strings.Count(tsq, "'")%2 != 0 {
-			t.Fatalf("tsquery %q for %q: unbalanced quotes", tsq, q)
-		}
+		tsq := search.TSQuery(terms)
+		require.Zero(t, strings.Count(tsq, "'")%2, "tsquery %q for %q: unbalanced quotes", tsq, q)
 	})
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/blog/adapters/sqlstore"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
@@ -47,13 +50,9 @@ func newFixture(t testing.TB, d database.Dialect) *fixture {
 func (f *fixture) create(title string, author int64, tags []string, category string) domain.Article {
 	f.t.Helper()
 	in := domain.ArticleInput{Title: title, Description: "about " + title, Body: "body of " + title, Tags: tags, Category: category}.Normalize()
-	if err := in.Validate(); err != nil {
-		f.t.Fatal(err)
-	}
+	require.NoError(f.t, in.Validate())
 	a, err := f.store.CreateArticle(f.ctx, in, author, "user"+string(rune('0'+author)))
-	if err != nil {
-		f.t.Fatalf("CreateArticle(%q): %v", title, err)
-	}
+	require.NoError(f.t, err, "CreateArticle(%q)", title)
 	return a
 }
 
@@ -63,9 +62,7 @@ func (f *fixture) list(q domain.ListQuery) domain.Page {
 		q.Limit = 20
 	}
 	p, err := f.store.ListArticles(f.ctx, q)
-	if err != nil {
-		f.t.Fatalf("ListArticles(%+v): %v", q, err)
-	}
+	require.NoError(f.t, err, "ListArticles(%+v)", q)
 	return p
 }
 
@@ -80,16 +77,12 @@ func slugs(p domain.Page) []string {
 func (f *fixture) outboxTypes() []string {
 	f.t.Helper()
 	rows, err := f.db.QueryContext(f.ctx, `SELECT event_type FROM outbox ORDER BY seq`)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	require.NoError(f.t, err)
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var s string
-		if err := rows.Scan(&s); err != nil {
-			f.t.Fatal(err)
-		}
+		require.NoError(f.t, rows.Scan(&s))
 		out = append(out, s)
 	}
 	return out
@@ -97,9 +90,7 @@ func (f *fixture) outboxTypes() []string {
 
 func wantKind(t testing.TB, err error, kind errs.Kind) {
 	t.Helper()
-	if !errs.Is(err, kind) {
-		t.Fatalf("error = %v, want kind %v", err, kind)
-	}
+	require.True(t, errs.Is(err, kind), "error = %v, want kind %v", err, kind)
 }
 
 // TestStoreContract runs the repository contract against every engine.
@@ -141,35 +132,36 @@ var contract = []struct {
 func testCRUD(f *fixture) {
 	t := f.t
 	a := f.create("How to train your dragon", 1, []string{"training", "dragons"}, "science")
-	if a.Slug != "how-to-train-your-dragon" || !slices.Equal(a.Tags, []string{"dragons", "training"}) || a.Category != "science" {
-		t.Fatalf("created %+v", a)
-	}
+	require.Equal(t, "how-to-train-your-dragon", a.Slug, "created %+v", a)
+	require.Equal(t, []string{"dragons", "training"}, a.Tags, "created %+v", a)
+	require.Equal(t, "science", a.Category, "created %+v", a)
 	got, err := f.store.Article(f.ctx, a.Slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != a.ID || got.Body != "body of How to train your dragon" || !slices.Equal(got.Tags, a.Tags) ||
-		got.AuthorID != 1 || got.AuthorUsername != "user1" || !got.CreatedAt.Equal(a.CreatedAt) || got.Category != "science" {
-		t.Fatalf("loaded %+v, created %+v", got, a)
-	}
+	require.NoError(t, err)
+	require.Equal(t, a.ID, got.ID, "loaded %+v, created %+v", got, a)
+	require.Equal(t, "body of How to train your dragon", got.Body)
+	require.Equal(t, a.Tags, got.Tags)
+	require.Equal(t, int64(1), got.AuthorID)
+	require.Equal(t, "user1", got.AuthorUsername)
+	require.True(t, got.CreatedAt.Equal(a.CreatedAt), "loaded %v, created %v", got.CreatedAt, a.CreatedAt)
+	require.Equal(t, "science", got.Category)
 
 	upd, err := f.store.UpdateArticle(f.ctx, a.Slug, func(cur domain.Article) (domain.ArticleInput, error) {
 		return domain.ArticleInput{Title: "Did you train your dragon?", Description: cur.Description, Body: "new body",
 			Tags: []string{"dragons", "zoo"}}, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if upd.Slug != "did-you-train-your-dragon" || upd.Body != "new body" || upd.Category != "" ||
-		!upd.UpdatedAt.After(upd.CreatedAt) || !slices.Equal(upd.Tags, []string{"dragons", "zoo"}) {
-		t.Fatalf("updated %+v", upd)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "did-you-train-your-dragon", upd.Slug, "updated %+v", upd)
+	require.Equal(t, "new body", upd.Body)
+	require.Empty(t, upd.Category)
+	require.True(t, upd.UpdatedAt.After(upd.CreatedAt), "updated %+v", upd)
+	require.Equal(t, []string{"dragons", "zoo"}, upd.Tags)
 	_, err = f.store.Article(f.ctx, a.Slug)
 	wantKind(t, err, errs.KindNotFound)
 	got, err = f.store.Article(f.ctx, upd.Slug)
-	if err != nil || got.Title != "Did you train your dragon?" || got.Category != "" || !slices.Equal(got.Tags, upd.Tags) {
-		t.Fatalf("after update: %+v, %v", got, err)
-	}
+	require.NoError(t, err, "after update")
+	require.Equal(t, "Did you train your dragon?", got.Title, "after update: %+v", got)
+	require.Empty(t, got.Category, "after update")
+	require.Equal(t, upd.Tags, got.Tags, "after update")
 
 	// The update function's error aborts the update.
 	_, err = f.store.UpdateArticle(f.ctx, upd.Slug, func(domain.Article) (domain.ArticleInput, error) {
@@ -177,68 +169,56 @@ func testCRUD(f *fixture) {
 	})
 	wantKind(t, err, errs.KindForbidden)
 	_, err = f.store.UpdateArticle(f.ctx, "missing", func(domain.Article) (domain.ArticleInput, error) {
-		t.Fatal("update called for a missing article")
+		require.Fail(t, "update called for a missing article")
 		return domain.ArticleInput{}, nil
 	})
 	wantKind(t, err, errs.KindNotFound)
 
-	if _, err := f.store.AddComment(f.ctx, upd.Slug, 2, "user2", "nice"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.store.Favorite(f.ctx, upd.Slug, 2); err != nil {
-		t.Fatal(err)
-	}
+	_, err = f.store.AddComment(f.ctx, upd.Slug, 2, "user2", "nice")
+	require.NoError(t, err)
+	_, err = f.store.Favorite(f.ctx, upd.Slug, 2)
+	require.NoError(t, err)
 	wantKind(t, f.store.DeleteArticle(f.ctx, upd.Slug, func(domain.Article) error { return errs.Forbidden("no") }), errs.KindForbidden)
-	if err := f.store.DeleteArticle(f.ctx, upd.Slug, func(domain.Article) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.store.DeleteArticle(f.ctx, upd.Slug, func(domain.Article) error { return nil }))
 	_, err = f.store.Article(f.ctx, upd.Slug)
 	wantKind(t, err, errs.KindNotFound)
 	wantKind(t, f.store.DeleteArticle(f.ctx, upd.Slug, func(domain.Article) error { return nil }), errs.KindNotFound)
 	for _, table := range []string{"article_tags", "comments", "favorites", "articles"} {
 		var n int
-		if err := f.db.QueryRowContext(f.ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil || n != 0 {
-			t.Errorf("%s holds %d rows after delete (err %v)", table, n, err)
-		}
+		err := f.db.QueryRowContext(f.ctx, `SELECT COUNT(*) FROM `+table).Scan(&n)
+		assert.NoError(t, err, table)
+		assert.Zero(t, n, "%s holds rows after delete", table)
 	}
 	want := []string{domain.EventArticlePublished, domain.EventArticleUpdated, domain.EventCommentAdded,
 		domain.EventArticleFavorited, domain.EventArticleDeleted}
-	if got := f.outboxTypes(); !slices.Equal(got, want) {
-		t.Fatalf("outbox = %q, want %q", got, want)
-	}
+	require.Equal(t, want, f.outboxTypes(), "outbox")
 }
 
 func testSlugs(f *fixture) {
 	t := f.t
 	a := f.create("Same title", 1, nil, "")
 	b := f.create("Same title", 2, nil, "")
-	if a.Slug != "same-title" || !strings.HasPrefix(b.Slug, "same-title-") || len(b.Slug) != len("same-title-")+6 {
-		t.Fatalf("slugs %q and %q", a.Slug, b.Slug)
-	}
-	if feed := f.create("Feed", 1, nil, ""); !strings.HasPrefix(feed.Slug, "feed-") {
-		t.Fatalf("reserved slug used: %q", feed.Slug)
-	}
-	if u := f.create("Ünïcödé Тест 東京", 1, nil, ""); u.Slug != "ünïcödé-тест-東京" {
-		t.Fatalf("unicode slug %q", u.Slug)
-	}
-	if _, err := f.store.Article(f.ctx, "ünïcödé-тест-東京"); err != nil {
-		t.Fatalf("loading by unicode slug: %v", err)
-	}
+	require.Equal(t, "same-title", a.Slug)
+	require.True(t, strings.HasPrefix(b.Slug, "same-title-") && len(b.Slug) == len("same-title-")+6, "second slug %q", b.Slug)
+	feed := f.create("Feed", 1, nil, "")
+	require.True(t, strings.HasPrefix(feed.Slug, "feed-"), "reserved slug used: %q", feed.Slug)
+	require.Equal(t, "ünïcödé-тест-東京", f.create("Ünïcödé Тест 東京", 1, nil, "").Slug, "unicode slug")
+	_, err := f.store.Article(f.ctx, "ünïcödé-тест-東京")
+	require.NoError(t, err, "loading by unicode slug")
 	// Same words, other case: the (suffixed) slug stays.
 	b2, err := f.store.UpdateArticle(f.ctx, b.Slug, func(cur domain.Article) (domain.ArticleInput, error) {
 		return domain.ArticleInput{Title: "SAME TITLE!", Description: cur.Description, Body: cur.Body}, nil
 	})
-	if err != nil || b2.Slug != b.Slug {
-		t.Fatalf("same-words update moved slug %q -> %q (%v)", b.Slug, b2.Slug, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, b.Slug, b2.Slug, "same-words update moved the slug")
 	// Renaming to a taken slug gets a suffix.
 	c := f.create("Other", 1, nil, "")
 	c2, err := f.store.UpdateArticle(f.ctx, c.Slug, func(cur domain.Article) (domain.ArticleInput, error) {
 		return domain.ArticleInput{Title: "Same Title", Description: cur.Description, Body: cur.Body}, nil
 	})
-	if err != nil || c2.Slug == a.Slug || c2.Slug == b.Slug || !strings.HasPrefix(c2.Slug, "same-title-") {
-		t.Fatalf("rename to taken slug gave %q (%v)", c2.Slug, err)
-	}
+	require.NoError(t, err)
+	require.NotContains(t, []string{a.Slug, b.Slug}, c2.Slug, "rename to a taken slug")
+	require.True(t, strings.HasPrefix(c2.Slug, "same-title-"), "rename to taken slug gave %q", c2.Slug)
 	// Concurrent creations with one title all succeed with distinct slugs.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -247,8 +227,7 @@ func testSlugs(f *fixture) {
 		wg.Go(func() {
 			in := domain.ArticleInput{Title: "Race", Description: "d", Body: "b"}
 			a, err := f.store.CreateArticle(f.ctx, in, 1, "user1")
-			if err != nil {
-				t.Errorf("concurrent create: %v", err)
+			if !assert.NoError(t, err, "concurrent create") {
 				return
 			}
 			mu.Lock()
@@ -257,9 +236,7 @@ func testSlugs(f *fixture) {
 		})
 	}
 	wg.Wait()
-	if len(seen) != 8 {
-		t.Fatalf("concurrent creates gave %d distinct slugs", len(seen))
-	}
+	require.Len(t, seen, 8, "concurrent creates gave distinct slugs")
 }
 
 func testFilters(f *fixture) {
@@ -282,46 +259,35 @@ func testFilters(f *fixture) {
 		{"unknown tag", domain.ListQuery{Tag: "nope"}, []string{}},
 	} {
 		p := f.list(tt.q)
-		if got := slugs(p); !slices.Equal(got, tt.want) || p.Total != int64(len(tt.want)) {
-			t.Errorf("%s: got %q (total %d), want %q", tt.name, got, p.Total, tt.want)
-		}
+		assert.Equal(t, tt.want, slugs(p), tt.name)
+		assert.Equal(t, int64(len(tt.want)), p.Total, tt.name)
 	}
 	// Favorited by, and the feed (follows from the read model).
 	for _, slug := range []string{a.Slug, b.Slug} {
-		if _, err := f.store.Favorite(f.ctx, slug, 3); err != nil {
-			t.Fatal(err)
-		}
+		_, err := f.store.Favorite(f.ctx, slug, 3)
+		require.NoError(t, err)
 	}
-	if got := slugs(f.list(domain.ListQuery{FavoritedBy: 3})); !slices.Equal(got, []string{b.Slug, a.Slug}) {
-		t.Errorf("favorited: %q", got)
-	}
-	if got := slugs(f.list(domain.ListQuery{FavoritedBy: 3, Category: "technology"})); !slices.Equal(got, []string{a.Slug}) {
-		t.Errorf("favorited+category: %q", got)
-	}
-	if got := slugs(f.list(domain.ListQuery{FollowedBy: 3})); len(got) != 0 {
-		t.Errorf("feed without follows: %q", got)
-	}
+	assert.Equal(t, []string{b.Slug, a.Slug}, slugs(f.list(domain.ListQuery{FavoritedBy: 3})), "favorited")
+	assert.Equal(t, []string{a.Slug}, slugs(f.list(domain.ListQuery{FavoritedBy: 3, Category: "technology"})), "favorited+category")
+	assert.Empty(t, slugs(f.list(domain.ListQuery{FollowedBy: 3})), "feed without follows")
 	for _, fl := range []domain.Follow{
 		{FollowerID: 3, FolloweeID: 2, Following: true, At: 10},
 		{FollowerID: 3, FolloweeID: 1, Following: true, At: 10},
 		{FollowerID: 3, FolloweeID: 1, Following: false, At: 11},
 	} {
-		if _, err := f.store.ApplyFollowTx(f.ctx, f.db, fl); err != nil {
-			t.Fatal(err)
-		}
+		_, err := f.store.ApplyFollowTx(f.ctx, f.db, fl)
+		require.NoError(t, err)
 	}
-	if p := f.list(domain.ListQuery{FollowedBy: 3}); !slices.Equal(slugs(p), []string{b.Slug}) || p.Total != 1 {
-		t.Errorf("feed: %q total %d", slugs(p), p.Total)
-	}
+	p := f.list(domain.ListQuery{FollowedBy: 3})
+	assert.Equal(t, []string{b.Slug}, slugs(p), "feed")
+	assert.Equal(t, int64(1), p.Total, "feed total")
 }
 
 func testSearch(f *fixture) {
 	t := f.t
 	in := func(title, desc, body string) domain.Article {
 		a, err := f.store.CreateArticle(f.ctx, domain.ArticleInput{Title: title, Description: desc, Body: body}, 1, "user1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return a
 	}
 	dragon := in("How to train your dragon", "Ever wonder how?", "Very carefully.")
@@ -372,53 +338,34 @@ func testSearch(f *fixture) {
 		{"링모니", []string{}}, // bigrams must be in sequence
 		{"예거 dragon", []string{}},
 	} {
-		if got := search(tt.q); !slices.Equal(got, tt.want) {
-			t.Errorf("search %q = %q, want %q", tt.q, got, tt.want)
-		}
+		assert.Equal(t, tt.want, search(tt.q), "search %q", tt.q)
 	}
 	// The index follows updates and deletes.
-	if _, err := f.store.UpdateArticle(f.ctx, dragon.Slug, func(cur domain.Article) (domain.ArticleInput, error) {
+	_, err := f.store.UpdateArticle(f.ctx, dragon.Slug, func(cur domain.Article) (domain.ArticleInput, error) {
 		return domain.ArticleInput{Title: "How to tame a wyvern", Description: cur.Description, Body: cur.Body}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if got := search("dragon"); len(got) != 0 {
-		t.Errorf("old title still found: %q", got)
-	}
-	if got := search("wyvern"); len(got) != 1 {
-		t.Errorf("new title not found: %q", got)
-	}
-	if _, err := f.store.Favorite(f.ctx, "how-to-tame-a-wyvern", 5); err != nil {
-		t.Fatal(err)
-	}
-	if got := search("wyvern carefully"); len(got) != 1 {
-		t.Errorf("after favorite: %q", got)
-	}
-	if err := f.store.DeleteArticle(f.ctx, "how-to-tame-a-wyvern", func(domain.Article) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if got := search("wyvern"); len(got) != 0 {
-		t.Errorf("deleted article found: %q", got)
-	}
+	})
+	require.NoError(t, err)
+	assert.Empty(t, search("dragon"), "old title still found")
+	assert.Len(t, search("wyvern"), 1, "new title not found")
+	_, err = f.store.Favorite(f.ctx, "how-to-tame-a-wyvern", 5)
+	require.NoError(t, err)
+	assert.Len(t, search("wyvern carefully"), 1, "after favorite")
+	require.NoError(t, f.store.DeleteArticle(f.ctx, "how-to-tame-a-wyvern", func(domain.Article) error { return nil }))
+	assert.Empty(t, search("wyvern"), "deleted article found")
 	// Search combines with other filters and counts.
 	p := f.list(domain.ListQuery{Terms: domain.SearchTerms("über"), AuthorID: 1})
-	if p.Total != 1 {
-		t.Errorf("search+author total %d", p.Total)
-	}
+	assert.Equal(t, int64(1), p.Total, "search+author total")
 	// Results carry a snippet of where they matched, and no body.
 	p = f.list(domain.ListQuery{Terms: domain.SearchTerms("모니터링")})
-	if len(p.Articles) != 1 || p.Articles[0].Body != "" {
-		t.Fatalf("search 모니터링: %+v", p.Articles)
-	}
+	require.Len(t, p.Articles, 1, "search 모니터링: %+v", p.Articles)
+	require.Empty(t, p.Articles[0].Body, "search results carry no body")
 	var marked []string
 	for _, part := range p.Articles[0].Snippet {
 		if part.Match {
 			marked = append(marked, part.Text)
 		}
 	}
-	if !slices.Equal(marked, []string{"모니터링"}) {
-		t.Errorf("snippet %+v marks %q", p.Articles[0].Snippet, marked)
-	}
+	assert.Equal(t, []string{"모니터링"}, marked, "snippet %+v", p.Articles[0].Snippet)
 }
 
 // testRanking: a match in the title ranks above one in the description,
@@ -427,9 +374,7 @@ func testRanking(f *fixture) {
 	t := f.t
 	in := func(title, desc, body string) string {
 		a, err := f.store.CreateArticle(f.ctx, domain.ArticleInput{Title: title, Description: desc, Body: body}, 1, "user1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return a.Slug
 	}
 	title := in("그라파나 대시보드", "설명입니다", "본문입니다. 오늘은 날씨가 좋습니다.")
@@ -437,15 +382,12 @@ func testRanking(f *fixture) {
 	body := in("화면 이야기", "설명입니다", "본문에서 그라파나를 잠깐 언급합니다.")
 	_ = in("다른 이야기", "설명입니다", "관계없는 글입니다.")
 	p := f.list(domain.ListQuery{Terms: domain.SearchTerms("그라파나")})
-	if got := slugs(p); !slices.Equal(got, []string{title, desc, body}) || p.Total != 3 {
-		t.Errorf("ranked %q (total %d), want %q", got, p.Total, []string{title, desc, body})
-	}
+	assert.Equal(t, []string{title, desc, body}, slugs(p), "ranked")
+	assert.Equal(t, int64(3), p.Total, "ranked total")
 	// Paging through ranked results keeps the order.
 	p1 := f.list(domain.ListQuery{Terms: domain.SearchTerms("그라파나"), Limit: 2})
 	p2 := f.list(domain.ListQuery{Terms: domain.SearchTerms("그라파나"), Limit: 2, Offset: 2})
-	if got := append(slugs(p1), slugs(p2)...); !slices.Equal(got, []string{title, desc, body}) {
-		t.Errorf("paged %q", got)
-	}
+	assert.Equal(t, []string{title, desc, body}, append(slugs(p1), slugs(p2)...), "paged")
 }
 
 // testSearchBounds: a search ranks the newest maxMatches text matches only,
@@ -474,17 +416,14 @@ func testSearchBounds(f *fixture) {
 	for _, window := range []int{4, 8} {
 		f.store.SetSearchBounds(5, window)
 		p := search("흔한")
-		if p.Total != 5 || !slices.Equal(slugsSorted(p), slices.Sorted(slices.Values(all[:5]))) {
-			t.Errorf("window %d: %q (total %d), want the newest 5 of %q", window, slugs(p), p.Total, all)
-		}
+		assert.Equal(t, int64(5), p.Total, "window %d", window)
+		assert.Equal(t, slices.Sorted(slices.Values(all[:5])), slugsSorted(p), "window %d: want the newest 5", window)
 		// A rare word's matches lie outside the window: still found.
-		if p := search("드문"); p.Total != 3 || !slices.Equal(slugsSorted(p), slices.Sorted(slices.Values(rare))) {
-			t.Errorf("window %d, rare: %q (total %d), want %q", window, slugs(p), p.Total, rare)
-		}
+		p = search("드문")
+		assert.Equal(t, int64(3), p.Total, "window %d, rare", window)
+		assert.Equal(t, slices.Sorted(slices.Values(rare)), slugsSorted(p), "window %d, rare", window)
 	}
-	if full.Total != 12 {
-		t.Errorf("unbounded: total %d", full.Total)
-	}
+	assert.Equal(t, int64(12), full.Total, "unbounded total")
 }
 
 func slugsSorted(p domain.Page) []string { return slices.Sorted(slices.Values(slugs(p))) }
@@ -499,25 +438,19 @@ func testReindex(f *fixture) {
 	if f.db.Dialect == database.Postgres {
 		drop = `UPDATE articles SET search = NULL WHERE id = $1`
 	}
-	if _, err := f.db.ExecContext(f.ctx, drop, a.ID); err != nil {
-		t.Fatal(err)
-	}
-	if p := f.list(domain.ListQuery{Terms: domain.SearchTerms("예전")}); p.Total != 0 {
-		t.Fatalf("unindexed article found: %q", slugs(p))
-	}
+	_, err := f.db.ExecContext(f.ctx, drop, a.ID)
+	require.NoError(t, err)
+	p := f.list(domain.ListQuery{Terms: domain.SearchTerms("예전")})
+	require.Zero(t, p.Total, "unindexed article found: %q", slugs(p))
 	n, err := f.store.Reindex(f.ctx)
-	if err != nil || n != 1 {
-		t.Fatalf("Reindex = %d, %v; want 1", n, err)
-	}
-	if p := f.list(domain.ListQuery{Terms: domain.SearchTerms("예전")}); !slices.Equal(slugs(p), []string{a.Slug}) {
-		t.Errorf("after reindex: %q", slugs(p))
-	}
-	if p := f.list(domain.ListQuery{Terms: domain.SearchTerms("글")}); p.Total != 2 {
-		t.Errorf("글: %q, want %s and %s", slugs(p), a.Slug, b.Slug)
-	}
-	if n, err := f.store.Reindex(f.ctx); err != nil || n != 0 {
-		t.Errorf("second Reindex = %d, %v; want 0", n, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "Reindex")
+	assert.Equal(t, []string{a.Slug}, slugs(f.list(domain.ListQuery{Terms: domain.SearchTerms("예전")})), "after reindex")
+	p = f.list(domain.ListQuery{Terms: domain.SearchTerms("글")})
+	assert.Equal(t, int64(2), p.Total, "글: %q, want %s and %s", slugs(p), a.Slug, b.Slug)
+	n, err = f.store.Reindex(f.ctx)
+	assert.NoError(t, err)
+	assert.Zero(t, n, "second Reindex")
 }
 
 func testPaging(f *fixture) {
@@ -527,39 +460,35 @@ func testPaging(f *fixture) {
 		all = append([]string{f.create("Post "+string(rune('a'+i)), 1, nil, "").Slug}, all...)
 	}
 	p := f.list(domain.ListQuery{Limit: 10})
-	if p.Total != 25 || !slices.Equal(slugs(p), all[:10]) {
-		t.Fatalf("first page %q total %d", slugs(p), p.Total)
-	}
+	require.Equal(t, int64(25), p.Total, "first page")
+	require.Equal(t, all[:10], slugs(p), "first page")
 	p = f.list(domain.ListQuery{Limit: 10, Offset: 20})
-	if p.Total != 25 || !slices.Equal(slugs(p), all[20:]) {
-		t.Fatalf("last page %q total %d", slugs(p), p.Total)
-	}
+	require.Equal(t, int64(25), p.Total, "last page")
+	require.Equal(t, all[20:], slugs(p), "last page")
 	p = f.list(domain.ListQuery{Limit: 10, Offset: 25})
-	if p.Total != 25 || len(p.Articles) != 0 || p.Articles == nil {
-		t.Fatalf("past the end: %q total %d", slugs(p), p.Total)
-	}
+	require.Equal(t, int64(25), p.Total, "past the end")
+	require.NotNil(t, p.Articles, "past the end")
+	require.Empty(t, p.Articles, "past the end")
 	p, err := f.store.ListArticles(f.ctx, domain.ListQuery{Limit: 0})
-	if err != nil || p.Total != 25 || len(p.Articles) != 0 {
-		t.Fatalf("limit 0: %d articles, total %d, %v", len(p.Articles), p.Total, err)
-	}
+	require.NoError(t, err, "limit 0")
+	require.Equal(t, int64(25), p.Total, "limit 0")
+	require.Empty(t, p.Articles, "limit 0")
 	p = f.list(domain.ListQuery{Limit: 100, Offset: 1 << 40})
-	if p.Total != 25 || len(p.Articles) != 0 {
-		t.Fatalf("huge offset: %d", len(p.Articles))
-	}
+	require.Equal(t, int64(25), p.Total, "huge offset")
+	require.Empty(t, p.Articles, "huge offset")
 	// Equal timestamps fall back to id order (newest id first).
-	if _, err := f.db.ExecContext(f.ctx, `UPDATE articles SET created_at = 1`); err != nil {
-		t.Fatal(err)
-	}
-	if p := f.list(domain.ListQuery{Limit: 3}); !slices.Equal(slugs(p), all[:3]) {
-		t.Fatalf("tie order %q, want %q", slugs(p), all[:3])
-	}
+	_, err = f.db.ExecContext(f.ctx, `UPDATE articles SET created_at = 1`)
+	require.NoError(t, err)
+	require.Equal(t, all[:3], slugs(f.list(domain.ListQuery{Limit: 3})), "tie order")
 	// List rows carry no body but do carry tags.
 	a := f.create("Tagged", 2, []string{"b", "a"}, "food")
 	p = f.list(domain.ListQuery{AuthorID: 2})
-	if len(p.Articles) != 1 || p.Articles[0].Body != "" || !slices.Equal(p.Articles[0].Tags, []string{"a", "b"}) ||
-		p.Articles[0].Category != "food" || p.Articles[0].Slug != a.Slug {
-		t.Fatalf("row %+v", p.Articles)
-	}
+	require.Len(t, p.Articles, 1, "rows %+v", p.Articles)
+	row := p.Articles[0]
+	require.Empty(t, row.Body, "row %+v", row)
+	require.Equal(t, []string{"a", "b"}, row.Tags)
+	require.Equal(t, "food", row.Category)
+	require.Equal(t, a.Slug, row.Slug)
 }
 
 func testFavorites(f *fixture) {
@@ -574,13 +503,10 @@ func testFavorites(f *fixture) {
 		} else {
 			got, err = f.store.Unfavorite(f.ctx, a.Slug, user)
 		}
-		if err != nil || got.FavoritesCount != want {
-			t.Fatalf("favorite(%v, %d): count %d, want %d (%v)", on, user, got.FavoritesCount, want, err)
-		}
+		require.NoError(t, err, "favorite(%v, %d)", on, user)
+		require.Equal(t, want, got.FavoritesCount, "favorite(%v, %d): count", on, user)
 		stored, _ := f.store.Article(f.ctx, a.Slug)
-		if stored.FavoritesCount != want {
-			t.Fatalf("stored count %d, want %d", stored.FavoritesCount, want)
-		}
+		require.Equal(t, want, stored.FavoritesCount, "stored count")
 	}
 	step(true, 2, 1)
 	step(true, 2, 1) // idempotent
@@ -589,33 +515,28 @@ func testFavorites(f *fixture) {
 	step(false, 2, 1) // idempotent
 	step(false, 9, 1)
 	fav, err := f.store.FavoritedBy(f.ctx, 3, []int64{a.ID, a.ID + 100})
-	if err != nil || !fav[a.ID] || fav[a.ID+100] {
-		t.Fatalf("FavoritedBy = %v, %v", fav, err)
-	}
-	if fav, _ := f.store.FavoritedBy(f.ctx, 2, []int64{a.ID}); fav[a.ID] {
-		t.Fatal("unfavorited article reported as favorited")
-	}
+	require.NoError(t, err)
+	require.True(t, fav[a.ID], "FavoritedBy = %v", fav)
+	require.False(t, fav[a.ID+100], "FavoritedBy = %v", fav)
+	fav, _ = f.store.FavoritedBy(f.ctx, 2, []int64{a.ID})
+	require.False(t, fav[a.ID], "unfavorited article reported as favorited")
 	_, err = f.store.Favorite(f.ctx, "missing", 2)
 	wantKind(t, err, errs.KindNotFound)
 	want := []string{domain.EventArticlePublished, domain.EventArticleFavorited, domain.EventArticleFavorited,
 		domain.EventArticleUnfavorited}
-	if got := f.outboxTypes(); !slices.Equal(got, want) {
-		t.Fatalf("outbox %q, want %q (no events for no-ops)", got, want)
-	}
+	require.Equal(t, want, f.outboxTypes(), "outbox (no events for no-ops)")
 	// Concurrent favorites by many users count exactly.
 	b := f.create("Popular", 1, nil, "")
 	var wg sync.WaitGroup
 	for u := int64(10); u < 20; u++ {
 		wg.Go(func() {
-			if _, err := f.store.Favorite(f.ctx, b.Slug, u); err != nil {
-				t.Errorf("concurrent favorite: %v", err)
-			}
+			_, err := f.store.Favorite(f.ctx, b.Slug, u)
+			assert.NoError(t, err, "concurrent favorite")
 		})
 	}
 	wg.Wait()
-	if got, _ := f.store.Article(f.ctx, b.Slug); got.FavoritesCount != 10 {
-		t.Fatalf("concurrent favorites count %d, want 10", got.FavoritesCount)
-	}
+	got, _ := f.store.Article(f.ctx, b.Slug)
+	require.Equal(t, int64(10), got.FavoritesCount, "concurrent favorites count")
 }
 
 func testComments(f *fixture) {
@@ -623,24 +544,20 @@ func testComments(f *fixture) {
 	a := f.create("Commented", 1, nil, "")
 	other := f.create("Other", 1, nil, "")
 	c1, err := f.store.AddComment(f.ctx, a.Slug, 2, "user2", "first")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c2, err := f.store.AddComment(f.ctx, a.Slug, 3, "user3", "second")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	oc, err := f.store.AddComment(f.ctx, other.Slug, 2, "user2", "elsewhere")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, err = f.store.AddComment(f.ctx, "missing", 2, "user2", "x")
 	wantKind(t, err, errs.KindNotFound)
 	cs, err := f.store.Comments(f.ctx, a.Slug)
-	if err != nil || len(cs) != 2 || cs[0].ID != c2.ID || cs[1].ID != c1.ID || cs[1].Body != "first" ||
-		cs[1].AuthorUsername != "user2" || !cs[1].CreatedAt.Equal(c1.CreatedAt) {
-		t.Fatalf("comments %+v, %v", cs, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, cs, 2, "comments %+v", cs)
+	require.Equal(t, []int64{c2.ID, c1.ID}, []int64{cs[0].ID, cs[1].ID}, "newest first")
+	require.Equal(t, "first", cs[1].Body)
+	require.Equal(t, "user2", cs[1].AuthorUsername)
+	require.True(t, cs[1].CreatedAt.Equal(c1.CreatedAt), "comments %+v", cs)
 	_, err = f.store.Comments(f.ctx, "missing")
 	wantKind(t, err, errs.KindNotFound)
 	allow := func(domain.Comment) error { return nil }
@@ -648,20 +565,16 @@ func testComments(f *fixture) {
 	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, 99999, allow), errs.KindNotFound)
 	wantKind(t, f.store.DeleteComment(f.ctx, "missing", c1.ID, allow), errs.KindNotFound)
 	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, c1.ID, func(c domain.Comment) error {
-		if c.AuthorID != 2 || c.Body != "first" {
-			t.Errorf("check got %+v", c)
-		}
+		assert.Equal(t, int64(2), c.AuthorID, "check got %+v", c)
+		assert.Equal(t, "first", c.Body, "check got %+v", c)
 		return errs.Forbidden("no")
 	}), errs.KindForbidden)
-	if err := f.store.DeleteComment(f.ctx, a.Slug, c1.ID, allow); err != nil {
-		t.Fatal(err)
-	}
-	if cs, _ := f.store.Comments(f.ctx, a.Slug); len(cs) != 1 || cs[0].ID != c2.ID {
-		t.Fatalf("after delete: %+v", cs)
-	}
-	if got := f.outboxTypes(); got[len(got)-1] != domain.EventCommentDeleted {
-		t.Fatalf("outbox %q", got)
-	}
+	require.NoError(t, f.store.DeleteComment(f.ctx, a.Slug, c1.ID, allow))
+	cs, _ = f.store.Comments(f.ctx, a.Slug)
+	require.Len(t, cs, 1, "after delete: %+v", cs)
+	require.Equal(t, c2.ID, cs[0].ID, "after delete")
+	got := f.outboxTypes()
+	require.Equal(t, domain.EventCommentDeleted, got[len(got)-1], "outbox %q", got)
 }
 
 func testTagsCategories(f *fixture) {
@@ -670,32 +583,30 @@ func testTagsCategories(f *fixture) {
 	f.create("B", 1, []string{"go", "zz"}, "technology")
 	f.create("C", 1, []string{"go", "db", "ünï"}, "food")
 	tags, err := f.store.Tags(f.ctx, 100)
-	if err != nil || !slices.Equal(tags, []string{"go", "db", "zz", "ünï"}) {
-		t.Fatalf("tags %q, %v", tags, err)
-	}
-	if tags, _ := f.store.Tags(f.ctx, 2); !slices.Equal(tags, []string{"go", "db"}) {
-		t.Fatalf("limited tags %q", tags)
-	}
+	require.NoError(t, err)
+	require.Equal(t, []string{"go", "db", "zz", "ünï"}, tags)
+	tags, _ = f.store.Tags(f.ctx, 2)
+	require.Equal(t, []string{"go", "db"}, tags, "limited tags")
 	cats, err := f.store.Categories(f.ctx)
-	if err != nil || len(cats) != 8 {
-		t.Fatalf("categories %+v, %v", cats, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, cats, 8, "categories %+v", cats)
 	counts := map[string]int64{}
 	colors := map[string]bool{}
 	for _, c := range cats {
 		counts[c.Slug] = c.ArticlesCount
-		if len(c.Color) != 7 || c.Color[0] != '#' || colors[c.Color] || c.Name == "" {
-			t.Errorf("category %+v: bad or repeated colour", c)
-		}
+		assert.Regexp(t, `^#.{6}$`, c.Color, "category %+v: bad colour", c)
+		assert.False(t, colors[c.Color], "category %+v: repeated colour", c)
+		assert.NotEmpty(t, c.Name, "category %+v", c)
 		colors[c.Color] = true
 	}
-	if cats[0].Slug != "technology" || counts["technology"] != 2 || counts["food"] != 1 || counts["travel"] != 0 {
-		t.Fatalf("counts %v", counts)
-	}
+	require.Equal(t, "technology", cats[0].Slug, "the most used first")
+	require.Equal(t, int64(2), counts["technology"], "counts %v", counts)
+	require.Equal(t, int64(1), counts["food"], "counts %v", counts)
+	require.Zero(t, counts["travel"], "counts %v", counts)
 	for slug, want := range map[string]bool{"food": true, "Food": false, "nope": false} {
-		if ok, err := f.store.CategoryExists(f.ctx, slug); err != nil || ok != want {
-			t.Errorf("CategoryExists(%q) = %v, %v", slug, ok, err)
-		}
+		ok, err := f.store.CategoryExists(f.ctx, slug)
+		assert.NoError(t, err, "CategoryExists(%q)", slug)
+		assert.Equal(t, want, ok, "CategoryExists(%q)", slug)
 	}
 }
 
@@ -706,39 +617,39 @@ func testAuthors(f *fixture) {
 	apply := func(p domain.Profile, want bool) {
 		t.Helper()
 		got, err := f.store.UpsertAuthor(f.ctx, p)
-		if err != nil || got != want {
-			t.Fatalf("UpsertAuthor(%+v) = %v, %v; want %v", p, got, err, want)
-		}
+		require.NoError(t, err, "UpsertAuthor(%+v)", p)
+		require.Equal(t, want, got, "UpsertAuthor(%+v)", p)
 	}
 	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("hi"), Version: 10}, true)
 	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("old"), Version: 5}, false)   // older
 	apply(domain.Profile{ID: 1, Username: "Jake", Bio: ptr("same"), Version: 10}, false) // replay
 	apply(domain.Profile{ID: 1, Username: "Jacob", Image: ptr("i.png"), Version: 20}, true)
 	ps, err := f.store.Authors(f.ctx, []int64{1, 2})
-	if err != nil || len(ps) != 1 || ps[1].Username != "Jacob" || ps[1].Bio != nil || *ps[1].Image != "i.png" || ps[1].Version != 20 {
-		t.Fatalf("authors %+v, %v", ps, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, ps, 1, "authors %+v", ps)
+	require.Equal(t, "Jacob", ps[1].Username)
+	require.Nil(t, ps[1].Bio, "an event without a bio clears it")
+	require.Equal(t, "i.png", *ps[1].Image)
+	require.Equal(t, int64(20), ps[1].Version)
 	for _, name := range []string{"jacob", "JACOB", "Jacob"} {
-		if p, ok, err := f.store.AuthorByUsername(f.ctx, name); err != nil || !ok || p.ID != 1 {
-			t.Fatalf("AuthorByUsername(%q) = %+v %v %v", name, p, ok, err)
-		}
+		p, ok, err := f.store.AuthorByUsername(f.ctx, name)
+		require.NoError(t, err, "AuthorByUsername(%q)", name)
+		require.True(t, ok, "AuthorByUsername(%q)", name)
+		require.Equal(t, int64(1), p.ID, "AuthorByUsername(%q)", name)
 	}
-	if _, ok, _ := f.store.AuthorByUsername(f.ctx, "jake"); ok {
-		t.Fatal("old username still resolves")
-	}
+	_, ok, _ := f.store.AuthorByUsername(f.ctx, "jake")
+	require.False(t, ok, "old username still resolves")
 	// User 2 takes the name user 1 gave up; a stale row holding it is dropped.
 	apply(domain.Profile{ID: 2, Username: "jacob", Version: 30}, true)
-	if p, ok, _ := f.store.AuthorByUsername(f.ctx, "Jacob"); !ok || p.ID != 2 {
-		t.Fatalf("jacob resolves to %+v", p)
-	}
-	if ps, _ := f.store.Authors(f.ctx, []int64{1}); len(ps) != 0 {
-		t.Fatalf("stale row kept: %+v", ps)
-	}
+	p, ok, _ := f.store.AuthorByUsername(f.ctx, "Jacob")
+	require.True(t, ok, "jacob does not resolve")
+	require.Equal(t, int64(2), p.ID, "jacob resolves to %+v", p)
+	ps, _ = f.store.Authors(f.ctx, []int64{1})
+	require.Empty(t, ps, "stale row kept")
 	// The stale user's own newer event brings it back.
 	apply(domain.Profile{ID: 1, Username: "jake2", Version: 40}, true)
-	if ps, _ := f.store.Authors(f.ctx, []int64{1, 2}); len(ps) != 2 {
-		t.Fatalf("authors %+v", ps)
-	}
+	ps, _ = f.store.Authors(f.ctx, []int64{1, 2})
+	require.Len(t, ps, 2, "authors %+v", ps)
 }
 
 func testFollows(f *fixture) {
@@ -746,36 +657,29 @@ func testFollows(f *fixture) {
 	apply := func(fl domain.Follow, want bool) {
 		t.Helper()
 		got, err := f.store.ApplyFollowTx(f.ctx, f.db, fl)
-		if err != nil || got != want {
-			t.Fatalf("ApplyFollow(%+v) = %v, %v; want %v", fl, got, err, want)
-		}
+		require.NoError(t, err, "ApplyFollow(%+v)", fl)
+		require.Equal(t, want, got, "ApplyFollow(%+v)", fl)
 	}
 	following := func(follower int64, ids ...int64) map[int64]bool {
 		t.Helper()
 		m, err := f.store.Following(f.ctx, follower, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return m
 	}
 	apply(domain.Follow{FollowerID: 1, FolloweeID: 2, Following: true, At: 100}, true)
 	apply(domain.Follow{FollowerID: 1, FolloweeID: 2, Following: false, At: 50}, false) // older: ignored
-	if m := following(1, 2, 3); !m[2] || m[3] {
-		t.Fatalf("following %v", m)
-	}
+	m := following(1, 2, 3)
+	require.True(t, m[2], "following %v", m)
+	require.False(t, m[3], "following %v", m)
 	apply(domain.Follow{FollowerID: 1, FolloweeID: 2, Following: false, At: 150}, true)
 	apply(domain.Follow{FollowerID: 1, FolloweeID: 2, Following: true, At: 120}, false) // arrives late
-	if m := following(1, 2); m[2] {
-		t.Fatalf("following %v after unfollow", m)
-	}
+	require.False(t, following(1, 2)[2], "following after unfollow")
 	apply(domain.Follow{FollowerID: 1, FolloweeID: 3, Following: true, At: 1}, true)
 	apply(domain.Follow{FollowerID: 4, FolloweeID: 3, Following: true, At: 1}, true)
-	if m := following(1, 2, 3); m[2] || !m[3] {
-		t.Fatalf("following %v", m)
-	}
-	if m := following(0, 3); len(m) != 0 {
-		t.Fatalf("anonymous follows %v", m)
-	}
+	m = following(1, 2, 3)
+	require.False(t, m[2], "following %v", m)
+	require.True(t, m[3], "following %v", m)
+	require.Empty(t, following(0, 3), "anonymous follows")
 }
 
 // testProcessedEvents checks what the event consumer relies on: recording an
@@ -794,20 +698,11 @@ func testProcessedEvents(f *fixture) {
 			return err
 		})
 	}
-	if err := handle("blog-users", "ev-1", domain.Profile{ID: 7, Username: "seven", Version: 1}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, handle("blog-users", "ev-1", domain.Profile{ID: 7, Username: "seven", Version: 1}))
 	err := handle("blog-users", "ev-1", domain.Profile{ID: 7, Username: "changed", Version: 2})
-	if !database.IsUniqueViolation(err) {
-		t.Fatalf("second delivery: %v, want a unique violation", err)
-	}
-	if ps, _ := f.store.Authors(f.ctx, []int64{7}); ps[7].Username != "seven" {
-		t.Fatalf("duplicate applied: %+v", ps[7])
-	}
-	if err := handle("other", "ev-1", domain.Profile{ID: 8, Username: "eight", Version: 1}); err != nil {
-		t.Fatalf("other consumer: %v", err)
-	}
-	if err := handle("blog-users", "ev-2", domain.Profile{ID: 7, Username: "boom", Version: 3}); err != nil {
-		t.Fatal(err)
-	}
+	require.True(t, database.IsUniqueViolation(err), "second delivery: %v, want a unique violation", err)
+	ps, _ := f.store.Authors(f.ctx, []int64{7})
+	require.Equal(t, "seven", ps[7].Username, "duplicate applied: %+v", ps[7])
+	require.NoError(t, handle("other", "ev-1", domain.Profile{ID: 8, Username: "eight", Version: 1}), "other consumer")
+	require.NoError(t, handle("blog-users", "ev-2", domain.Profile{ID: 7, Username: "boom", Version: 3}))
 }

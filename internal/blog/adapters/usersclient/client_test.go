@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -40,21 +42,23 @@ func TestLookup(t *testing.T) {
 		ids[i] = int64(i + 1)
 	}
 	ps, err := newClient(srv.URL).Lookup(t.Context(), ids, []string{"jake", "a&b=c"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(queries) != 2 || len(queries[0]["id"]) != 100 || len(queries[1]["id"]) != 50 ||
-		len(queries[1]["username"]) != 2 || queries[1]["username"][1] != "a&b=c" {
-		t.Fatalf("queries %v", queries)
-	}
-	if len(ps) != 4 || ps[0].ID != 1 || ps[0].Version != 1700000000123 || *ps[0].Bio != "b" || ps[0].Image != nil ||
-		ps[1].Bio != nil || *ps[1].Image != "i.png" ||
-		ps[1].Version != time.Date(2024, 1, 2, 3, 4, 5, 6_000_000, time.UTC).UnixMilli() {
-		t.Fatalf("profiles %+v", ps)
-	}
-	if ps, err := newClient(srv.URL).Lookup(t.Context(), nil, nil); err != nil || len(ps) != 0 || len(queries) != 2 {
-		t.Fatalf("empty lookup called users: %v %v", ps, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, queries, 2, "queries %v", queries)
+	require.Len(t, queries[0]["id"], 100, "first batch")
+	require.Len(t, queries[1]["id"], 50, "second batch")
+	require.Equal(t, []string{"jake", "a&b=c"}, queries[1]["username"], "usernames, escaped")
+	require.Len(t, ps, 4, "profiles %+v", ps)
+	require.Equal(t, int64(1), ps[0].ID)
+	require.Equal(t, int64(1700000000123), ps[0].Version)
+	require.Equal(t, "b", *ps[0].Bio)
+	require.Nil(t, ps[0].Image)
+	require.Nil(t, ps[1].Bio)
+	require.Equal(t, "i.png", *ps[1].Image)
+	require.Equal(t, time.Date(2024, 1, 2, 3, 4, 5, 6_000_000, time.UTC).UnixMilli(), ps[1].Version, "a version given as a time")
+	ps, err = newClient(srv.URL).Lookup(t.Context(), nil, nil)
+	require.NoError(t, err)
+	require.Empty(t, ps)
+	require.Len(t, queries, 2, "empty lookup called users")
 }
 
 func TestLookupFailures(t *testing.T) {
@@ -72,12 +76,10 @@ func TestLookupFailures(t *testing.T) {
 	}))
 	c := newClient(srv.URL)
 	for name, kind := range map[string]errs.Kind{"boom": errs.KindUnavailable, "garbage": errs.KindUnavailable, "x": errs.KindForbidden} {
-		if _, err := c.Lookup(t.Context(), nil, []string{name}); !errs.Is(err, kind) {
-			t.Errorf("%s: %v, want %v", name, err, kind)
-		}
+		_, err := c.Lookup(t.Context(), nil, []string{name})
+		assert.True(t, errs.Is(err, kind), "%s: %v, want %v", name, err, kind)
 	}
 	srv.Close()
-	if _, err := c.Lookup(t.Context(), []int64{1}, nil); !errs.Is(err, errs.KindUnavailable) {
-		t.Fatalf("closed server: %v", err)
-	}
+	_, err := c.Lookup(t.Context(), []int64{1}, nil)
+	require.True(t, errs.Is(err, errs.KindUnavailable), "closed server: %v", err)
 }

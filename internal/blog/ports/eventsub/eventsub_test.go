@@ -36,9 +36,7 @@ func TestHandler(t *testing.T) {
 				err := db.Transact(t.Context(), func(tx *database.Tx) error {
 					return h(t.Context(), tx, events.Event{ID: "x", Type: typ, OccurredAt: time.UnixMilli(77), Data: []byte(data)})
 				})
-				if err != nil {
-					t.Fatalf("%s %s: %v", typ, data, err)
-				}
+				require.NoError(t, err, "%s %s", typ, data)
 			}
 			apply("users.user.registered", `{"id":1,"username":"jake","bio":null,"image":null,"updatedAt":10}`)
 			require.Empty(t, gen(), "a registration invalidates nothing: no cached page can carry an author the read model did not know")
@@ -61,15 +59,14 @@ func TestHandler(t *testing.T) {
 			apply("users.something.else", `{}`)
 
 			ps, err := store.Authors(t.Context(), []int64{1})
-			if err != nil || *ps[1].Bio != "new" || *ps[1].Image != "i" || ps[1].Version != 20 {
-				t.Fatalf("author %+v (%v)", ps[1], err)
-			}
-			if m, _ := store.Following(t.Context(), 2, []int64{1}); !m[1] {
-				t.Fatal("2 should follow 1")
-			}
-			if m, _ := store.Following(t.Context(), 3, []int64{1}); m[1] {
-				t.Fatal("a follow older than the unfollow won")
-			}
+			require.NoError(t, err)
+			require.Equal(t, "new", *ps[1].Bio, "author %+v", ps[1])
+			require.Equal(t, "i", *ps[1].Image, "author %+v", ps[1])
+			require.Equal(t, int64(20), ps[1].Version, "author %+v", ps[1])
+			m, _ := store.Following(t.Context(), 2, []int64{1})
+			require.True(t, m[1], "2 should follow 1")
+			m, _ = store.Following(t.Context(), 3, []int64{1})
+			require.False(t, m[1], "a follow older than the unfollow won")
 
 			// A deleted account leaves the read model with its follows, both ways.
 			apply("users.user.registered", `{"id":2,"username":"fan","bio":null,"image":null,"updatedAt":10}`)

@@ -91,9 +91,7 @@ func BenchmarkCachedListHit(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := app.UnmarshalRendered(entry)
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		_ = r.Bytes(fav, nil)
 	}
 }
@@ -114,16 +112,13 @@ func BenchmarkDecodeEncodeList(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var got []domain.Article
-		if err := json.Unmarshal(cachedRows, &got); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, json.Unmarshal(cachedRows, &got))
 		views := app.ArticleList{Articles: make([]app.ArticleView, len(got))}
 		for i, a := range got {
 			views.Articles[i] = app.ArticleView{Article: a}
 		}
-		if _, err := json.Marshal(newArticleList(views)); err != nil {
-			b.Fatal(err)
-		}
+		_, err := json.Marshal(newArticleList(views))
+		require.NoError(b, err)
 	}
 }
 
