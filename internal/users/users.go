@@ -198,7 +198,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 }
 
 // signIn signs in through the auth service's public login, with the
-// client's IP, so the same throttles apply as to any sign-in.
+// client's IP, so the same throttles apply as to any sign-in. The IP goes in
+// X-Forwarded-For, as the gateway forwards it: auth believes it from users
+// (one of its --trusted-proxies) and would otherwise count users' address.
 func signIn(c *httpx.Client) httpapi.SignIn {
 	return func(ctx context.Context, clientIP, email, password string) (string, error) {
 		if c == nil {
@@ -212,7 +214,7 @@ func signIn(c *httpx.Client) httpapi.SignIn {
 			} `json:"user"`
 		}
 		in.User.Email, in.User.Password = email, password
-		h := http.Header{"X-Real-IP": {clientIP}}
+		h := http.Header{"X-Forwarded-For": {clientIP}}
 		if err := c.Do(ctx, http.MethodPost, "/api/users/login", h, in, &out); err != nil {
 			return "", err
 		}

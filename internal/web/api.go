@@ -141,7 +141,7 @@ func (a api) updateUser(ctx context.Context, token, clientIP string, c UserChang
 	var out struct {
 		User User `json:"user"`
 	}
-	h := http.Header{"X-Real-Ip": {clientIP}}
+	h := forwardedFor(clientIP) // users passes it on to auth
 	if token != "" {
 		h.Set("Authorization", "Token "+token)
 	}

@@ -28,7 +28,7 @@ var forwardedReaders = map[string]bool{
 // headers with a trust rule of its own.
 func TestOneClientIPFunction(t *testing.T) {
 	t.Parallel()
-	var found []string
+	var found, realIPWriters []string
 	seenClientIP := false
 	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -53,12 +53,22 @@ func TestOneClientIPFunction(t *testing.T) {
 		if readsForwardedFor.MatchString(src) && !forwardedReaders[rel] {
 			found = append(found, rel)
 		}
+		// httpx.SetForwarded deletes it from what a client sent.
+		if mentionsRealIP.MatchString(src) && rel != "internal/platform/httpx/middleware.go" {
+			realIPWriters = append(realIPWriters, rel)
+		}
 		return nil
 	})
 	require.NoError(t, err)
 	require.True(t, seenClientIP, "httpx.ClientIP moved: update this guard")
 	require.Empty(t, found, "these files read forwarded headers: take the client address from httpx.ClientIP")
+	require.Empty(t, realIPWriters, "these files send X-Real-IP, which no listener reads: name the client in X-Forwarded-For as the gateway does")
 }
+
+// mentionsRealIP matches X-Real-IP in any casing. Nothing reads it, so a
+// service that sends it to another (to name the client) names nobody, and
+// the callee counts the caller's address instead.
+var mentionsRealIP = regexp.MustCompile(`"(?i:x-real-ip)"`)
 
 func TestForwardedPattern(t *testing.T) {
 	t.Parallel()
