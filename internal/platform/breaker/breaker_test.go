@@ -3,6 +3,8 @@ package breaker
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestBreakerOpensForTheCooldown(t *testing.T) {
@@ -10,19 +12,11 @@ func TestBreakerOpensForTheCooldown(t *testing.T) {
 	now := time.Unix(100, 0)
 	b := New(time.Second)
 	b.now = func() time.Time { return now }
-	if !b.Allow() {
-		t.Fatal("a new breaker is closed")
-	}
+	require.True(t, b.Allow(), "a new breaker is closed")
 	b.Fail()
-	if b.Allow() {
-		t.Fatal("open right after a failure")
-	}
+	require.False(t, b.Allow(), "open right after a failure")
 	now = now.Add(999 * time.Millisecond)
-	if b.Allow() {
-		t.Fatal("still open within the cool-down")
-	}
+	require.False(t, b.Allow(), "still open within the cool-down")
 	now = now.Add(time.Millisecond)
-	if !b.Allow() {
-		t.Fatal("closed again after the cool-down")
-	}
+	require.True(t, b.Allow(), "closed again after the cool-down")
 }

@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
 )
@@ -33,8 +36,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 						_, err := tx.ExecContext(ctx, `INSERT INTO items (id, name) VALUES ($1, $2)`, id, strconv.FormatInt(id, 10))
 						return err
 					})
-					if err != nil {
-						b.Error(err)
+					if !assert.NoError(b, err) { // not require: this is one of RunParallel's goroutines
 						return
 					}
 				}
@@ -51,9 +53,8 @@ func BenchmarkReadWhileWriting(b *testing.B) {
 		b.Run(string(d), func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			db := testenv.OpenDB(b, d, "dbbench", migrations)
-			if _, err := db.ExecContext(ctx, `INSERT INTO items (id, name) VALUES (0, 'zero')`); err != nil {
-				b.Fatal(err)
-			}
+			_, err := db.ExecContext(ctx, `INSERT INTO items (id, name) VALUES (0, 'zero')`)
+			require.NoError(b, err)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -68,8 +69,7 @@ func BenchmarkReadWhileWriting(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				var name string
 				for pb.Next() {
-					if err := db.QueryRowContext(ctx, `SELECT name FROM items WHERE id = $1`, 0).Scan(&name); err != nil {
-						b.Error(err)
+					if !assert.NoError(b, db.QueryRowContext(ctx, `SELECT name FROM items WHERE id = $1`, 0).Scan(&name)) {
 						return
 					}
 				}

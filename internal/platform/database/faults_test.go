@@ -100,6 +100,6 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
-	t.Fatalf("no %s in the registry", name)
+	require.Failf(t, "counter missing", "no %s in the registry", name)
 	return 0
 }

@@ -191,7 +191,7 @@ func TestSwitch_CPUAndMemoryStop(t *testing.T) {
 	select {
 	case <-done: // Clear waits for the workers, so they have stopped
 	case <-time.After(5 * time.Second):
-		t.Fatal("clearing did not stop the CPU and memory workers")
+		require.Fail(t, "clearing did not stop the CPU and memory workers")
 	}
 }
 

@@ -135,7 +135,7 @@ func TestBackgroundFailureIsReported(t *testing.T) {
 	case err := <-m.Failed():
 		require.ErrorContains(t, err, "module relay failed: outbox relay: database gone")
 	case <-time.After(5 * time.Second):
-		t.Fatal("the worker's failure was not reported")
+		require.Fail(t, "the worker's failure was not reported")
 	}
 	require.NoError(t, m.Stop(ctx))
 }
@@ -148,7 +148,7 @@ func TestWorkersReportPanicsAndWaitOnStop(t *testing.T) {
 	case err := <-w.Failed():
 		require.ErrorContains(t, err, "consumer: panic: nil map")
 	case <-time.After(5 * time.Second):
-		t.Fatal("the panic was not reported")
+		require.Fail(t, "the panic was not reported")
 	}
 
 	w = &Workers{}
@@ -163,7 +163,7 @@ func TestWorkersReportPanicsAndWaitOnStop(t *testing.T) {
 	require.True(t, exited.Load(), "Stop returned before the worker did")
 	select {
 	case err := <-w.Failed():
-		t.Fatalf("a worker stopped by Stop was reported: %v", err)
+		require.Failf(t, "a worker stopped by Stop was reported", "%v", err)
 	default:
 	}
 }

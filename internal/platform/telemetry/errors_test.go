@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestErrorAttrsListsTheCauseChain(t *testing.T) {
@@ -11,18 +13,14 @@ func TestErrorAttrsListsTheCauseChain(t *testing.T) {
 	root := errors.New("connection refused")
 	err := fmt.Errorf("loading article: %w", fmt.Errorf("querying articles: %w", root))
 	attrs := ErrorAttrs(err)
-	if len(attrs) != 2 || attrs[0].Key != "error" || attrs[1].Key != "error_chain" {
-		t.Fatalf("attrs = %v", attrs)
-	}
+	require.Len(t, attrs, 2, "attrs = %v", attrs)
+	require.Equal(t, "error", attrs[0].Key)
+	require.Equal(t, "error_chain", attrs[1].Key)
 	chain, ok := attrs[1].Value.Any().([]string)
-	if !ok || len(chain) != 3 || chain[2] != "connection refused" {
-		t.Fatalf("error_chain = %#v, want 3 causes ending with the root", attrs[1].Value.Any())
-	}
+	require.True(t, ok, "error_chain = %#v, want a list of causes", attrs[1].Value.Any())
+	require.Len(t, chain, 3, "error_chain = %#v, want 3 causes", chain)
+	require.Equal(t, "connection refused", chain[2], "the chain ends with the root")
 	joined := ErrorAttrs(errors.Join(errors.New("a"), fmt.Errorf("b: %w", root)))
-	if got := len(joined[1].Value.Any().([]string)); got != 4 {
-		t.Fatalf("joined chain has %d entries, want 4", got)
-	}
-	if ErrorAttrs(nil) != nil {
-		t.Fatal("nil error gave attributes")
-	}
+	require.Len(t, joined[1].Value.Any().([]string), 4, "joined chain")
+	require.Nil(t, ErrorAttrs(nil), "nil error gave attributes")
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -18,9 +19,7 @@ func TestSamplingIsParentBasedAndConfigurable(t *testing.T) {
 	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
 	t.Setenv("OTEL_TRACES_SAMPLER_ARG", "0")
 	trc, err := NewTracing(context.Background(), "test", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // do not try to reach the endpoint
@@ -30,18 +29,15 @@ func TestSamplingIsParentBasedAndConfigurable(t *testing.T) {
 
 	_, root := tr.Start(context.Background(), "root")
 	root.End()
-	if root.SpanContext().IsSampled() {
-		t.Error("a root span was sampled with ratio 0")
-	}
+	assert.False(t, root.SpanContext().IsSampled(), "a root span was sampled with ratio 0")
 
 	parent := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled, Remote: true,
 	})
 	_, child := tr.Start(trace.ContextWithRemoteSpanContext(context.Background(), parent), "child")
 	child.End()
-	if !child.SpanContext().IsSampled() || child.SpanContext().TraceID() != parent.TraceID() {
-		t.Error("the child of a sampled remote parent was not sampled in the parent's trace")
-	}
+	assert.True(t, child.SpanContext().IsSampled(), "the child of a sampled remote parent was not sampled")
+	assert.Equal(t, parent.TraceID(), child.SpanContext().TraceID(), "the child of a sampled remote parent is not in the parent's trace")
 }
 
 // Without an endpoint nothing is recorded, yet each request still gets a trace ID that
@@ -50,21 +46,14 @@ func TestNoEndpointStillGivesLogsATraceID(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
 	trc, err := NewTracing(context.Background(), "test", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = trc.Shutdown(context.Background()) })
 	ctx, span := trc.Provider.Tracer("test").Start(context.Background(), "root")
 	defer span.End()
-	if span.IsRecording() || span.SpanContext().IsSampled() {
-		t.Error("a span was recorded or sampled with no exporter")
-	}
-	if !span.SpanContext().IsValid() {
-		t.Fatal("no trace ID without an exporter")
-	}
+	assert.False(t, span.IsRecording(), "a span was recorded with no exporter")
+	assert.False(t, span.SpanContext().IsSampled(), "a span was sampled with no exporter")
+	require.True(t, span.SpanContext().IsValid(), "no trace ID without an exporter")
 	var buf bytes.Buffer
 	NewLogger(&buf, new(slog.LevelVar)).InfoContext(ctx, "request")
-	if want := `"trace_id":"` + span.SpanContext().TraceID().String() + `"`; !strings.Contains(buf.String(), want) {
-		t.Errorf("log line %s lacks %s", buf.String(), want)
-	}
+	assert.Contains(t, buf.String(), `"trace_id":"`+span.SpanContext().TraceID().String()+`"`, "the log line lacks the trace ID")
 }

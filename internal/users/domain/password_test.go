@@ -149,8 +149,6 @@ func FuzzParseHash(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if parsed.String() != s {
-			t.Fatalf("ParseHash(%q) re-encodes as %q", s, parsed.String())
-		}
+		require.Equal(t, s, parsed.String(), "ParseHash(%q) re-encodes", s)
 	})
 }
