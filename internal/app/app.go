@@ -499,7 +499,7 @@ func (a *App) initBlog(context.Context) (modules.Service, error) {
 
 func (a *App) initWeb(context.Context) (modules.Service, error) {
 	trusted, _ := httpx.ParseCIDRs(a.cfg.TrustedProxies)
-	svc, err := web.New(web.Deps{
+	svc, err := web.New(a.cfg.Web, web.Deps{
 		Version: a.build.Version, TrustedProxies: trusted, Auth: a.client(Auth), Users: a.client(Users), Blog: a.client(Blog),
 		Logger: a.serviceLogger(Web), Registerer: a.registerer(Web),
 		Tracer: a.tracer(Web), Propagator: a.trc.Propagator, Faults: a.faults,

@@ -16,6 +16,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 	"github.com/tungsten-blog/tungsten/internal/users"
+	"github.com/tungsten-blog/tungsten/internal/web"
 )
 
 // Config is the root configuration of a Tungsten process.
@@ -63,6 +64,7 @@ type Config struct {
 	Users   users.Config
 	Blog    blog.Config
 	Gateway gateway.Config
+	Web     web.Config
 }
 
 // RegisterFlags registers every flag of the process.
@@ -102,6 +104,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	c.Users.RegisterFlags(f)
 	c.Blog.RegisterFlags(f)
 	c.Gateway.RegisterFlags(f)
+	c.Web.RegisterFlags(f)
 }
 
 // neighbours says which services each module calls.
@@ -153,7 +156,7 @@ func (c *Config) Validate(modules []string) error {
 		// token lifetime (ADR 0011); older ones would be gone from it.
 		errs = append(errs, fmt.Errorf("--auth.token-ttl must be shorter than the event streams' retention (%v) less a minute", events.StreamMaxAge))
 	}
-	for _, v := range []interface{ Validate() error }{&c.Auth, &c.Users, &c.Blog, &c.Gateway} {
+	for _, v := range []interface{ Validate() error }{&c.Auth, &c.Users, &c.Blog, &c.Gateway, &c.Web} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}

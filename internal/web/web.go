@@ -56,14 +56,15 @@ type Deps struct {
 
 // Service is the web module.
 type Service struct {
-	api      api
-	log      *slog.Logger
-	version  string
-	pages    map[*locale]map[string]*template.Template
-	md       *markdown
-	cats     categoryCache
-	handler  http.Handler
-	patterns []string
+	api       api
+	log       *slog.Logger
+	version   string
+	publicURL string // scheme://host from --web.public-url, or "" (see origin)
+	pages     map[*locale]map[string]*template.Template
+	md        *markdown
+	cats      categoryCache
+	handler   http.Handler
+	patterns  []string
 }
 
 // perPage is the page size of every article list.
@@ -75,13 +76,20 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // New builds the UI.
-func New(deps Deps) (*Service, error) {
+func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Auth == nil || deps.Users == nil || deps.Blog == nil {
 		return nil, fmt.Errorf("web: the auth, users and blog clients are required")
 	}
 	s := &Service{
 		api: api{auth: deps.Auth, users: deps.Users, blog: deps.Blog},
 		log: deps.Logger, version: deps.Version, md: newMarkdown(),
+	}
+	if cfg.PublicURL != "" {
+		u, err := parsePublicURL(cfg.PublicURL)
+		if err != nil {
+			return nil, err
+		}
+		s.publicURL = u
 	}
 	s.cats.ttl = time.Minute
 	pages, err := parsePages()
