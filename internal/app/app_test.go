@@ -77,9 +77,9 @@ func TestEmbeddedLifecycle(t *testing.T) {
 	select {
 	case <-a.Started():
 	case err := <-done:
-		t.Fatalf("run failed: %v", err)
+		require.Failf(t, "run failed", "%v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("not started")
+		require.Fail(t, "not started")
 	}
 	t.Logf("embedded default ready in %v", time.Since(started))
 	admin := "http://" + a.AdminAddr()

@@ -37,9 +37,9 @@ func startFaultApp(t *testing.T, args ...string) (*faultClient, *syncBuffer) {
 	select {
 	case <-a.Started():
 	case err := <-done:
-		t.Fatalf("run failed: %v", err)
+		require.Failf(t, "run failed", "%v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("not started")
+		require.Fail(t, "not started")
 	}
 	return &faultClient{t: t, admin: "http://" + a.AdminAddr(), public: "http://" + a.PublicAddr()}, logs
 }
@@ -306,7 +306,7 @@ func TestCrashOnStart(t *testing.T) {
 	case err := <-done:
 		require.ErrorContains(t, err, "crash on start")
 	case <-time.After(30 * time.Second):
-		t.Fatal("did not crash")
+		require.Fail(t, "did not crash")
 	}
 	require.Regexp(t, `"level":"ERROR","msg":"fault injection: crashing on start \(--faults.crash-on-start\)","fault":"crash-on-start"`, logs.String())
 }

@@ -57,7 +57,7 @@ func TestHostileInputIsAClientErrorOnBothEngines(t *testing.T) {
 			select {
 			case <-a.Started():
 			case err := <-done:
-				t.Fatalf("run failed: %v", err)
+				require.Failf(t, "run failed", "%v", err)
 			}
 			base := "http://" + a.PublicAddr()
 			send := func(method, path, token string, body any) (int, string) {
@@ -166,7 +166,7 @@ func TestDatabaseOutageIs503WithRetryAfter(t *testing.T) {
 	select {
 	case <-a.Started():
 	case err := <-done:
-		t.Fatalf("run failed: %v", err)
+		require.Failf(t, "run failed", "%v", err)
 	}
 	base := "http://" + a.PublicAddr()
 	res, err := http.Get(base + "/api/profiles/nobody")

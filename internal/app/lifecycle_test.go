@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
@@ -27,7 +28,7 @@ func runUntilExit(t *testing.T, run func(ctx context.Context) error, limit time.
 	case err := <-done:
 		return err
 	case <-time.After(limit):
-		t.Fatalf("the process did not exit within %v", limit)
+		require.Failf(t, "the process did not exit", "within %v", limit)
 		return nil
 	}
 }
@@ -42,7 +43,7 @@ func TestModuleFailingToStartExitsTheProcess(t *testing.T) {
 	require.ErrorContains(t, err, "starting module users")
 	select {
 	case <-a.Started():
-		t.Fatal("reported started")
+		require.Fail(t, "reported started")
 	default:
 	}
 	require.NotContains(t, logs.String(), `"msg":"ready"`)
@@ -79,9 +80,8 @@ func TestDeadConsumerFailsTheProcess(t *testing.T) {
 			// the delete's reply arrives, which is the behaviour under test.
 			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := js.DeleteConsumer(dctx, events.Namespace(ns).Stream("blog"), durable); err != nil {
-				t.Errorf("deleting %s: %v", durable, err)
-			}
+			// assert, not require: this goroutine is not the test's.
+			assert.NoError(t, js.DeleteConsumer(dctx, events.Namespace(ns).Stream("blog"), durable), "deleting %s", durable)
 		}()
 		return a.Run(ctx, time.Now())
 	}, 30*time.Second)

@@ -97,10 +97,10 @@ func (s shape) start(t *testing.T, extra ...string) (string, func()) {
 	case <-a.Started():
 	case err := <-done:
 		cancel()
-		t.Fatalf("run failed: %v\n%s", err, logs)
+		require.Failf(t, "run failed", "%v\n%s", err, logs)
 	case <-time.After(30 * time.Second):
 		cancel()
-		t.Fatal("not started")
+		require.Fail(t, "not started")
 	}
 	// Ready means the token revocations are loaded, too.
 	require.Eventually(t, func() bool { c, _ := get(t, "http://"+a.AdminAddr()+"/readyz"); return c == 200 },

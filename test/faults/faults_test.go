@@ -31,6 +31,7 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -192,24 +193,17 @@ func TestFaults(t *testing.T) {
 	js, _ := json.MarshalIndent(results, "", "  ")
 	require.NoError(t, os.WriteFile(filepath.Join(e.art, "faults.json"), js, 0o644))
 	for _, r := range results {
-		if r.Lost > 0 || r.Duplicated > 0 {
-			t.Errorf("%s: %d acknowledged writes lost, %d duplicated", r.Scenario, r.Lost, r.Duplicated)
-		}
-		if r.WantReplays && r.Replayed == 0 {
-			t.Errorf("%s: no retry was answered from its Idempotency-Key, so the scenario proved nothing about duplicates", r.Scenario)
-		}
-		if r.GaveUp > 0 {
-			t.Errorf("%s: %d writes were not acknowledged within their 60 s of retries", r.Scenario, r.GaveUp)
-		}
-		if r.Derived != "ok" {
-			t.Errorf("%s: derived state did not catch up: %s", r.Scenario, r.Derived)
-		}
-		if r.ReadsMustServe && r.ReadsOKDuringFault < r.ReadsDuringFault {
-			t.Errorf("%s: reads failed during a fault that leaves their store up: %s", r.Scenario, fmtCounts(r.ReadErrors))
-		}
-		if r.RecoverySeconds < 0 || r.RecoverySeconds > recoveryGoal.Seconds() {
-			t.Errorf("%s: recovery took %.1fs (goal < %s; -1: never)", r.Scenario, r.RecoverySeconds, recoveryGoal)
-		}
+		// assert: every scenario's every failure is reported, not the first only.
+		assert.Zero(t, r.Lost, "%s: acknowledged writes lost", r.Scenario)
+		assert.Zero(t, r.Duplicated, "%s: acknowledged writes duplicated", r.Scenario)
+		assert.False(t, r.WantReplays && r.Replayed == 0,
+			"%s: no retry was answered from its Idempotency-Key, so the scenario proved nothing about duplicates", r.Scenario)
+		assert.Zero(t, r.GaveUp, "%s: writes were not acknowledged within their 60 s of retries", r.Scenario)
+		assert.Equal(t, "ok", r.Derived, "%s: derived state did not catch up", r.Scenario)
+		assert.False(t, r.ReadsMustServe && r.ReadsOKDuringFault < r.ReadsDuringFault,
+			"%s: reads failed during a fault that leaves their store up: %s", r.Scenario, fmtCounts(r.ReadErrors))
+		assert.True(t, r.RecoverySeconds >= 0 && r.RecoverySeconds <= recoveryGoal.Seconds(),
+			"%s: recovery took %.1fs (goal < %s; -1: never)", r.Scenario, r.RecoverySeconds, recoveryGoal)
 	}
 }
 

@@ -68,7 +68,7 @@ func freePort(t *testing.T) int {
 		usedPorts[port] = true
 		return port
 	}
-	t.Fatal("no free loopback port in 20000-32767")
+	require.Fail(t, "no free loopback port in 20000-32767")
 	return 0
 }
 

@@ -43,7 +43,7 @@ func relabel(t *testing.T, labels map[string]string, rules []Relabel) map[string
 				out[r.TargetLabel] = val
 			}
 		default:
-			t.Fatalf("action %q not simulated", r.Action)
+			require.Failf(t, "action not simulated", "%q", r.Action)
 		}
 	}
 	return out
