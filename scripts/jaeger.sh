@@ -10,7 +10,7 @@
 # takes a few minutes; cached, it is instant.
 #
 # Usage: scripts/jaeger.sh            (or source it and call jaeger_bin)
-# Environment: JAEGER_VERSION (default v1.76.0), JAEGER_BUILD_TIMEOUT (s, default 1200)
+# Environment: JAEGER_VERSION (default v1.76.0), JAEGER_BUILD_TIMEOUT (s, default 1800)
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,10 +46,13 @@ jaeger_bin() {
 	} >"$work/go.mod"
 	cp "$dir/go.sum" "$work/go.sum"
 	chmod u+w "$work/go.sum"
-	if ! (cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=0 timeout "${JAEGER_BUILD_TIMEOUT:-1200}" \
-		go build -trimpath -o "$bin.tmp" "$JAEGER_MODULE/cmd/jaeger" >"$work/build.log" 2>&1); then
-		tail -n 40 "$work/build.log" >&2
+	local rc=0 limit=${JAEGER_BUILD_TIMEOUT:-1800}
+	(cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=0 timeout "$limit" \
+		go build -trimpath -o "$bin.tmp" "$JAEGER_MODULE/cmd/jaeger" >"$work/build.log" 2>&1) || rc=$?
+	if ((rc != 0)); then
+		grep -v '^go: downloading ' "$work/build.log" | tail -n 40 >&2
 		rm -rf "$work" "$bin.tmp"
+		((rc == 124)) && die "building Jaeger $JAEGER_VERSION took over ${limit}s (JAEGER_BUILD_TIMEOUT): a busy machine; run it again"
 		die "building Jaeger $JAEGER_VERSION failed (log above)"
 	fi
 	mv "$bin.tmp" "$bin"
