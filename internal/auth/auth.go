@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,8 +31,12 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 )
 
-// Migrations is the auth schema.
-var Migrations fs.FS = sqlstore.Migrations
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Migrations is the auth schema: migrations/{postgres,sqlite}/NNNN_*.sql
+// (goose format), in the same place as the other services'.
+var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
 
 // Config is the auth service's configuration.
 type Config struct {

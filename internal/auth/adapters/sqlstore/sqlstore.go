@@ -5,20 +5,12 @@ package sqlstore
 import (
 	"context"
 	"crypto/ed25519"
-	"embed"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/tungsten-blog/tungsten/internal/auth/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 )
-
-//go:embed migrations
-var migrationsFS embed.FS
-
-// Migrations is the schema, one tree per dialect (postgres/, sqlite/).
-var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
 
 // Store persists signing keys.
 type Store struct{ db *database.DB }

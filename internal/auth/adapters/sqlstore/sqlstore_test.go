@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tungsten-blog/tungsten/internal/auth"
 	"github.com/tungsten-blog/tungsten/internal/auth/adapters/sqlstore"
 	"github.com/tungsten-blog/tungsten/internal/auth/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
@@ -18,7 +19,7 @@ func TestStoreContract(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			store := sqlstore.New(testenv.OpenDB(t, d, "auth", sqlstore.Migrations))
+			store := sqlstore.New(testenv.OpenDB(t, d, "auth", auth.Migrations))
 
 			keys, err := store.Keys(ctx)
 			require.NoError(t, err)
