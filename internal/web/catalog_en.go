@@ -130,6 +130,11 @@ var catalogEN = map[string]string{
 	"error.internal.title":  "Something went wrong",
 	"error.internal.text":   "We could not show this page. Try again in a moment.",
 
+	// Feed titles (feeds.go): the channel and the <link rel="alternate"> that names it.
+	"feed.title.author":   "Articles by %[1]s",
+	"feed.title.tag":      "Articles tagged #%[1]s",
+	"feed.title.category": "Articles in %[1]s",
+
 	// The API's validation messages (apiMessage), in the API's own English.
 	"apierr.credentials":   "email or password is invalid",
 	"apierr.check_input":   "please check your input",

@@ -131,6 +131,10 @@ var catalogKO = map[string]string{
 	"error.internal.title":  "문제가 생겼습니다",
 	"error.internal.text":   "이 페이지를 보여 드리지 못했습니다. 잠시 뒤에 다시 시도하세요.",
 
+	"feed.title.author":   "%[1]s님의 글",
+	"feed.title.tag":      "#%[1]s 태그의 글",
+	"feed.title.category": "%[1]s 카테고리의 글",
+
 	"apierr.credentials":   "이메일 또는 비밀번호가 올바르지 않습니다.",
 	"apierr.check_input":   "입력한 내용을 확인하세요.",
 	"apierr.blank":         "%[1]s 항목을 입력하세요.",

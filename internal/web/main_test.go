@@ -25,8 +25,10 @@ var baseURL string
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// The tests stand in for a TLS-terminating load balancer on loopback
-	// (X-Forwarded-Proto: https), so the gateway trusts loopback peers.
-	inst, err := apptest.StartEmbedded("--gateway.trusted-proxies=127.0.0.0/8,::1/128")
+	// (X-Forwarded-Proto: https), so the gateway trusts loopback peers. The
+	// public URL is not the address the tests dial: absolute URLs must come
+	// from the flag, never from the request.
+	inst, err := apptest.StartEmbedded("--gateway.trusted-proxies=127.0.0.0/8,::1/128", "--web.public-url="+publicURL)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

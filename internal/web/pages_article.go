@@ -44,7 +44,7 @@ func (s *Service) articlePage(r *http.Request, sess *session, status int, commen
 			d.Category = &c
 		}
 	}
-	return s.render(sess, status, "article", a.Title, d), nil
+	return s.renderHead(sess, status, "article", a.Title, d, s.articleHead(r, sess.loc, a, d.Category)), nil
 }
 
 func articleURL(slug string) string { return "/article/" + url.PathEscape(slug) }

@@ -84,16 +84,23 @@ func (s *Service) home(r *http.Request, sess *session) (response, error) {
 	}
 	d.Pager = newPager(base, "/", page, list.ArticlesCount)
 	title := sess.loc.T("nav.home")
+	// Your feed is yours alone: its canonical page is the front page.
+	h := pageHead{Canonical: listCanonical("/", url.Values{"tag": {d.Tag}, "category": {d.Category}}, page)}
 	switch {
 	case d.Feed == "your":
 		d.Empty = sess.loc.T("home.your_feed_empty")
 		title = sess.loc.T("home.your_feed")
+		h.Canonical = "/"
 	case d.Tag != "":
 		title = "#" + d.Tag
+		h.Feeds = feedLinks(tagFeedPath(d.Tag), tagFeedTitle(sess.loc, d.Tag))
 	case d.CatName != "":
 		title = d.CatName
+		h.Feeds = feedLinks(categoryFeedPath(d.Category), categoryFeedTitle(sess.loc, d.CatName))
+	default:
+		h.Description = sess.loc.T("home.tagline")
 	}
-	return s.render(sess, http.StatusOK, "home", title, d), nil
+	return s.renderHead(sess, http.StatusOK, "home", title, d, h), nil
 }
 
 func (s *Service) listView(ctx context.Context, sess *session, r *http.Request, list ArticleList, page int) ListView {
@@ -129,7 +136,8 @@ func (s *Service) search(r *http.Request, sess *session) (response, error) {
 	d.ListView = s.listView(r.Context(), sess, r, list, page)
 	d.Empty = sess.loc.T("search.nothing", d.Query)
 	d.Pager = newPager(url.Values{"q": {d.Query}}, "/search", page, list.ArticlesCount)
-	return s.render(sess, http.StatusOK, "home", sess.loc.T("search.title", d.Query), homeData{ListView: d.ListView, Search: true, Query: d.Query}), nil
+	h := pageHead{Canonical: listCanonical("/search", url.Values{"q": {d.Query}}, page)}
+	return s.renderHead(sess, http.StatusOK, "home", sess.loc.T("search.title", d.Query), homeData{ListView: d.ListView, Search: true, Query: d.Query}, h), nil
 }
 
 type profileData struct {
@@ -166,7 +174,9 @@ func (s *Service) profile(r *http.Request, sess *session) (response, error) {
 		d.Empty = sess.loc.T("profile.no_articles", p.Username)
 	}
 	d.Pager = newPager(base, "/profile/"+url.PathEscape(p.Username), page, list.ArticlesCount)
-	return s.render(sess, http.StatusOK, "profile", p.Username, d), nil
+	h := pageHead{Canonical: listCanonical(profilePath(p.Username), base, page), Feeds: feedLinks(profilePath(p.Username), authorFeedTitle(sess.loc, p.Username)),
+		Description: deref(p.Bio), OGType: "profile"}
+	return s.renderHead(sess, http.StatusOK, "profile", p.Username, d, h), nil
 }
 
 // follow follows or unfollows a profile and goes back where the form was.

@@ -123,6 +123,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	rt.Handle("POST /lang", s.page(s.setLang))
 	rt.Handle("GET /profile/{username}", s.page(s.profile))
 	rt.Handle("POST /profile/{username}/follow", s.page(s.follow))
+	for _, k := range feedKinds {
+		for _, f := range feedFormats {
+			rt.Handle("GET "+k.prefix+"/"+f.file, s.feed(k, f))
+		}
+	}
+	rt.Handle("GET /sitemap.xml", s.public(s.sitemap))
+	rt.Handle("GET /robots.txt", s.public(s.robots))
 	// Unknown paths are 404 for every method: a POST to nowhere is not a CSRF question.
 	rt.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
@@ -250,13 +257,21 @@ type view struct {
 	Path    string // the current request URI, for "next" links
 	Back    string // where the language switcher returns: this page, or for a form's answer the page of the form
 	Version string
+	Head    pageHead // canonical URL, feeds, share preview
 	Data    any
 }
 
 func (s *Service) render(sess *session, status int, name, title string, data any) response {
+	return s.renderHead(sess, status, name, title, data, pageHead{})
+}
+
+// renderHead is render for a page that describes its head (canonical URL,
+// feeds, share preview); completeHead adds what every page has.
+func (s *Service) renderHead(sess *session, status int, name, title string, data any, h pageHead) response {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
-		v := view{Title: title, Lang: sess.loc.Tag, User: sess.user, CSRF: sess.csrf, Path: localPath(r.URL.RequestURI(), "/"), Back: backPath(r), Version: s.version, Data: data}
+		v := view{Title: title, Lang: sess.loc.Tag, User: sess.user, CSRF: sess.csrf, Path: localPath(r.URL.RequestURI(), "/"), Back: backPath(r), Version: s.version,
+			Head: s.completeHead(r, sess.loc, h, status), Data: data}
 		if err := s.pages[sess.loc][name].ExecuteTemplate(&buf, "layout", v); err != nil {
 			s.log.ErrorContext(r.Context(), "executing template", "template", name, "error", err)
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
