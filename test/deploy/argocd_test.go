@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -36,13 +38,9 @@ func argoObjects(t *testing.T) []*unstructured.Unstructured {
 	objs := append([]*unstructured.Unstructured{}, render(t, filepath.Join(root, "deploy/argocd")).objects...)
 	for _, f := range []string{"deploy/argocd/root.yaml", "deploy/argocd/apps/tungsten-dev.yaml"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var m map[string]any
-		if err := yaml.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+		require.NoError(t, yaml.Unmarshal(b, &m), "%s", f)
 		objs = append(objs, &unstructured.Unstructured{Object: m})
 	}
 	return objs
@@ -55,17 +53,12 @@ func TestArgoCD(t *testing.T) {
 	root := repoRoot(t)
 	objs := argoObjects(t)
 	// Kept for the server-side dry run of scripts/test-deploy.sh, next to the overlays.
-	if err := os.MkdirAll(filepath.Join(root, "test-artifacts", "deploy"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "test-artifacts", "deploy", "argocd.yaml"), render(t, filepath.Join(root, "deploy/argocd")).yaml, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "test-artifacts", "deploy"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "test-artifacts", "deploy", "argocd.yaml"), render(t, filepath.Join(root, "deploy/argocd")).yaml, 0o644))
 	projects := map[string]bool{"default": true}
 	for _, o := range objs {
-		if _, ok := crdKinds[o.GroupVersionKind()]; !ok {
-			t.Errorf("deploy/argocd: %s is not a known Argo CD kind", id(o))
-		}
+		_, ok := crdKinds[o.GroupVersionKind()]
+		assert.True(t, ok, "deploy/argocd: %s is not a known Argo CD kind", id(o))
 		if o.GetKind() == "AppProject" {
 			projects[o.GetName()] = true
 		}
@@ -78,21 +71,13 @@ func TestArgoCD(t *testing.T) {
 		apps++
 		var a argoApp
 		fromUnstructured(t, o, &a)
-		if !projects[a.Spec.Project] {
-			t.Errorf("Application %s: project %s does not exist", a.Metadata.Name, a.Spec.Project)
-		}
-		if a.Spec.SyncPolicy.Automated == nil || !a.Spec.SyncPolicy.Automated.Prune || !a.Spec.SyncPolicy.Automated.SelfHeal {
-			t.Errorf("Application %s: needs automated sync with prune and selfHeal", a.Metadata.Name)
-		}
-		if !strings.HasSuffix(a.Spec.Source.RepoURL, "tungsten-blog/tungsten.git") {
-			t.Errorf("Application %s: repoURL %s is not this repository", a.Metadata.Name, a.Spec.Source.RepoURL)
-		}
+		assert.True(t, projects[a.Spec.Project], "Application %s: project %s does not exist", a.Metadata.Name, a.Spec.Project)
+		auto := a.Spec.SyncPolicy.Automated
+		assert.True(t, auto != nil && auto.Prune && auto.SelfHeal, "Application %s: needs automated sync with prune and selfHeal", a.Metadata.Name)
+		assert.True(t, strings.HasSuffix(a.Spec.Source.RepoURL, "tungsten-blog/tungsten.git"),
+			"Application %s: repoURL %s is not this repository", a.Metadata.Name, a.Spec.Source.RepoURL)
 		r := render(t, filepath.Join(root, a.Spec.Source.Path))
-		if len(r.objects) == 0 {
-			t.Errorf("Application %s: %s renders nothing", a.Metadata.Name, a.Spec.Source.Path)
-		}
+		assert.NotEmpty(t, r.objects, "Application %s: %s renders nothing", a.Metadata.Name, a.Spec.Source.Path)
 	}
-	if apps < 3 {
-		t.Errorf("found %d Applications, want root, production and dev", apps)
-	}
+	assert.GreaterOrEqual(t, apps, 3, "Applications: want root, production and dev")
 }

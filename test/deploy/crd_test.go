@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 )
@@ -44,14 +46,13 @@ func loadCRDSchemas(t *testing.T) map[schema.GroupVersionKind]crdSchema {
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GO111MODULE=on")
 		b, err := cmd.Output()
 		var info struct{ Dir, Error string }
-		if jerr := json.Unmarshal(b, &info); err != nil || jerr != nil || info.Error != "" || info.Dir == "" {
-			t.Fatalf("%s CRDs: go mod download %s: %v %s %s", p, src.module, err, info.Error, b)
-		}
+		require.NoError(t, err, "%s CRDs: go mod download %s: %s", p, src.module, b)
+		require.NoError(t, json.Unmarshal(b, &info), "%s CRDs: go mod download %s: %s", p, src.module, b)
+		require.Empty(t, info.Error, "%s CRDs: go mod download %s", p, src.module)
+		require.NotEmpty(t, info.Dir, "%s CRDs: go mod download %s: %s", p, src.module, b)
 		for _, f := range src.files {
 			data, err := os.ReadFile(filepath.Join(info.Dir, f))
-			if err != nil {
-				t.Fatalf("%s CRDs: %v", p, err)
-			}
+			require.NoError(t, err, "%s CRDs", p)
 			for _, doc := range splitYAML(data) {
 				var crd struct {
 					Kind string `json:"kind"`
@@ -69,9 +70,7 @@ func loadCRDSchemas(t *testing.T) map[schema.GroupVersionKind]crdSchema {
 						} `json:"versions"`
 					} `json:"spec"`
 				}
-				if err := yaml.Unmarshal(doc, &crd); err != nil {
-					t.Fatalf("%s: %s: %v", p, f, err)
-				}
+				require.NoError(t, yaml.Unmarshal(doc, &crd), "%s: %s", p, f)
 				if crd.Kind != "CustomResourceDefinition" {
 					continue
 				}
@@ -200,9 +199,7 @@ func TestCustomResourcesMatchCRDSchemas(t *testing.T) {
 	gate(t)
 	schemas := loadCRDSchemas(t)
 	for gvk := range crdKinds {
-		if schemas[gvk] == nil {
-			t.Errorf("no CRD schema for %s in %v", gvk, crdSources)
-		}
+		assert.NotNil(t, schemas[gvk], "no CRD schema for %s in %v", gvk, crdSources)
 	}
 	check := func(where string, objs []map[string]any, ids []string) {
 		for i, o := range objs {
@@ -218,7 +215,7 @@ func TestCustomResourcesMatchCRDSchemas(t *testing.T) {
 			_ = json.Unmarshal(b, &v)
 			validateSchema("", v, s, &errs)
 			for _, e := range errs {
-				t.Errorf("%s: %s: %s", where, ids[i], strings.TrimPrefix(e, "."))
+				assert.Fail(t, "invalid custom resource", "%s: %s: %s", where, ids[i], strings.TrimPrefix(e, "."))
 			}
 		}
 	}
@@ -248,7 +245,5 @@ func TestSchemaValidatorRejects(t *testing.T) {
 	}}
 	var errs []string
 	validateSchema("", map[string]any{"spec": map[string]any{"port": "x", "extra": 1.0}}, s, &errs)
-	if len(errs) != 2 {
-		t.Fatalf("want 2 errors (type, unknown field), got %v", errs)
-	}
+	require.Len(t, errs, 2, "want 2 errors (type, unknown field), got %v", errs)
 }

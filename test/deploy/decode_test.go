@@ -4,6 +4,8 @@ import (
 	stdjson "encoding/json"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -71,14 +73,12 @@ func TestStrictDecode(t *testing.T) {
 		for _, o := range r.objects {
 			gvk := o.GroupVersionKind()
 			if scheme.Recognizes(gvk) {
-				if _, err := decodeStrict(o); err != nil {
-					t.Errorf("%s: %s: %v", r.name, id(o), err)
-				}
+				_, err := decodeStrict(o)
+				assert.NoError(t, err, "%s: %s", r.name, id(o))
 				continue
 			}
-			if _, ok := crdKinds[gvk]; !ok {
-				t.Errorf("%s: %s: neither a built-in type of this test nor a known custom resource", r.name, id(o))
-			}
+			_, ok := crdKinds[gvk]
+			assert.True(t, ok, "%s: %s: neither a built-in type of this test nor a known custom resource", r.name, id(o))
 		}
 	}
 }
@@ -92,13 +92,9 @@ func typed[K any](t testing.TB, r *rendered, kind string) []*K {
 			continue
 		}
 		b, err := o.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		v := new(K)
-		if err := stdjson.Unmarshal(b, v); err != nil {
-			t.Fatalf("%s: %s: %v", r.name, id(o), err)
-		}
+		require.NoError(t, stdjson.Unmarshal(b, v), "%s: %s", r.name, id(o))
 		out = append(out, v)
 	}
 	return out

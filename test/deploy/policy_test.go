@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -86,16 +88,12 @@ func checkHostPaths(t *testing.T, where string, w workload) {
 		if v.HostPath == nil {
 			continue
 		}
-		if v.HostPath.Path != "/var/log" || !excepted(w, allowHostLog) {
-			t.Errorf("%s: hostPath volume %s (%s) is not an allowed exception", where, v.Name, v.HostPath.Path)
-		}
+		assert.False(t, v.HostPath.Path != "/var/log" || !excepted(w, allowHostLog), "%s: hostPath volume %s (%s) is not an allowed exception", where, v.Name, v.HostPath.Path)
 		hostPaths[v.Name] = true
 	}
 	for _, c := range w.template.Spec.Containers {
 		for _, m := range c.VolumeMounts {
-			if hostPaths[m.Name] && !m.ReadOnly {
-				t.Errorf("%s container %s: hostPath volume %s must be mounted read-only", where, c.Name, m.Name)
-			}
+			assert.False(t, hostPaths[m.Name] && !m.ReadOnly, "%s container %s: hostPath volume %s must be mounted read-only", where, c.Name, m.Name)
 		}
 	}
 }
@@ -114,9 +112,7 @@ func podsMatching(ws []workload, sel labels.Selector) []workload {
 func mustSelector(t testing.TB, ls *metav1.LabelSelector) labels.Selector {
 	t.Helper()
 	s, err := metav1.LabelSelectorAsSelector(ls)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
@@ -147,65 +143,33 @@ func TestPodPolicies(t *testing.T) {
 		for _, w := range workloads(t, r) {
 			where := fmt.Sprintf("%s: %s %s", r.name, w.kind, w.name)
 			spec := w.template.Spec
-			if (spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken) && !excepted(w, allowToken) {
-				t.Errorf("%s: automountServiceAccountToken must be false", where)
-			}
-			if spec.HostNetwork || spec.HostPID || spec.HostIPC {
-				t.Errorf("%s: shares the node's network, PID or IPC namespace", where)
-			}
+			assert.False(t, (spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken) && !excepted(w, allowToken), "%s: automountServiceAccountToken must be false", where)
+			assert.False(t, spec.HostNetwork || spec.HostPID || spec.HostIPC, "%s: shares the node's network, PID or IPC namespace", where)
 			checkHostPaths(t, where, w)
 			psc := spec.SecurityContext
-			if (psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot) && !excepted(w, allowRoot) {
-				t.Errorf("%s: pod securityContext.runAsNonRoot must be true", where)
-			}
-			if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-				t.Errorf("%s: pod seccompProfile must be RuntimeDefault", where)
-			}
-			if len(spec.InitContainers) > 0 {
-				t.Errorf("%s: init containers are not checked by this test; add them", where)
-			}
+			assert.False(t, (psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot) && !excepted(w, allowRoot), "%s: pod securityContext.runAsNonRoot must be true", where)
+			assert.False(t, psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault, "%s: pod seccompProfile must be RuntimeDefault", where)
+			assert.Empty(t, spec.InitContainers, "%s: init containers are not checked by this test; add them", where)
 			for _, c := range spec.Containers {
 				cw := where + " container " + c.Name
-				if !strings.Contains(c.Image, ":") && !strings.Contains(c.Image, "@") || strings.HasSuffix(c.Image, ":latest") || !pinned.MatchString(c.Image) {
-					t.Errorf("%s: image %q is not pinned to a version tag or digest", cw, c.Image)
-				}
-				if c.Image != "" && !strings.Contains(strings.SplitN(c.Image, "/", 2)[0], ".") {
-					t.Errorf("%s: image %q needs a fully qualified registry", cw, c.Image)
-				}
-				if w.kind != "Job" && (c.StartupProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe == nil) {
-					t.Errorf("%s: needs startup, readiness and liveness probes", cw)
-				}
+				assert.False(t, !strings.Contains(c.Image, ":") && !strings.Contains(c.Image, "@") || strings.HasSuffix(c.Image, ":latest") || !pinned.MatchString(c.Image), "%s: image %q is not pinned to a version tag or digest", cw, c.Image)
+				assert.False(t, c.Image != "" && !strings.Contains(strings.SplitN(c.Image, "/", 2)[0], "."), "%s: image %q needs a fully qualified registry", cw, c.Image)
+				assert.False(t, w.kind != "Job" && (c.StartupProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe == nil), "%s: needs startup, readiness and liveness probes", cw)
 				for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-					if _, ok := c.Resources.Requests[res]; !ok {
-						t.Errorf("%s: no %s request", cw, res)
-					}
-					if _, ok := c.Resources.Limits[res]; !ok {
-						t.Errorf("%s: no %s limit", cw, res)
-					}
+					assert.Contains(t, c.Resources.Requests, res, "%s: no %s request", cw, res)
+					assert.Contains(t, c.Resources.Limits, res, "%s: no %s limit", cw, res)
 				}
 				sc := c.SecurityContext
 				switch {
 				case sc == nil:
-					t.Errorf("%s: no securityContext", cw)
+					assert.Fail(t, "no securityContext", cw)
 				default:
-					if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-						t.Errorf("%s: allowPrivilegeEscalation must be false", cw)
-					}
-					if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-						t.Errorf("%s: readOnlyRootFilesystem must be true", cw)
-					}
-					if (sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot) && !excepted(w, allowRoot) {
-						t.Errorf("%s: runAsNonRoot must be true", cw)
-					}
-					if sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) > 0 {
-						t.Errorf("%s: capabilities must drop ALL and add none", cw)
-					}
-					if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-						t.Errorf("%s: seccompProfile must be RuntimeDefault", cw)
-					}
-					if sc.Privileged != nil && *sc.Privileged {
-						t.Errorf("%s: privileged", cw)
-					}
+					assert.False(t, sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation, "%s: allowPrivilegeEscalation must be false", cw)
+					assert.False(t, sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem, "%s: readOnlyRootFilesystem must be true", cw)
+					assert.False(t, (sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot) && !excepted(w, allowRoot), "%s: runAsNonRoot must be true", cw)
+					assert.False(t, sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) > 0, "%s: capabilities must drop ALL and add none", cw)
+					assert.False(t, sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault, "%s: seccompProfile must be RuntimeDefault", cw)
+					assert.False(t, sc.Privileged != nil && *sc.Privileged, "%s: privileged", cw)
 				}
 				if !isTungsten(w) || w.kind == "Job" {
 					continue
@@ -214,8 +178,7 @@ func TestPodPolicies(t *testing.T) {
 				checkProbe(t, cw+" livenessProbe", c.LivenessProbe, "/healthz")
 				checkProbe(t, cw+" startupProbe", c.StartupProbe, "")
 				// preStop sleep + drain delay + shutdown timeout must fit in the grace period.
-				if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
-					t.Errorf("%s: needs a preStop sleep (endpoints removal before the drain)", cw)
+				if !assert.False(t, c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil, "%s: needs a preStop sleep (endpoints removal before the drain)", cw) {
 					continue
 				}
 				drain := durationSetting(t, cfg, c, "TUNGSTEN_DRAIN_DELAY", 2*time.Second)
@@ -225,12 +188,8 @@ func TestPodPolicies(t *testing.T) {
 				if spec.TerminationGracePeriodSeconds != nil {
 					grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
 				}
-				if sleep < drain {
-					t.Errorf("%s: preStop sleep %s is shorter than the drain delay %s", cw, sleep, drain)
-				}
-				if sleep+drain+shutdown >= grace {
-					t.Errorf("%s: preStop %s + drain %s + shutdown %s does not fit terminationGracePeriodSeconds %s", cw, sleep, drain, shutdown, grace)
-				}
+				assert.False(t, sleep < drain, "%s: preStop sleep %s is shorter than the drain delay %s", cw, sleep, drain)
+				assert.False(t, sleep+drain+shutdown >= grace, "%s: preStop %s + drain %s + shutdown %s does not fit terminationGracePeriodSeconds %s", cw, sleep, drain, shutdown, grace)
 			}
 		}
 	}
@@ -238,19 +197,12 @@ func TestPodPolicies(t *testing.T) {
 
 func checkProbe(t *testing.T, where string, p *corev1.Probe, path string) {
 	t.Helper()
-	if p == nil || p.HTTPGet == nil {
-		t.Errorf("%s: must be an HTTP probe on the admin port", where)
+	if !assert.False(t, p == nil || p.HTTPGet == nil, "%s: must be an HTTP probe on the admin port", where) {
 		return
 	}
-	if p.HTTPGet.Port.String() != "admin" {
-		t.Errorf("%s: on port %s, want the admin port", where, p.HTTPGet.Port.String())
-	}
-	if path != "" && p.HTTPGet.Path != path {
-		t.Errorf("%s: path %s, want %s", where, p.HTTPGet.Path, path)
-	}
-	if path == "" && p.HTTPGet.Path != "/healthz" && p.HTTPGet.Path != "/readyz" {
-		t.Errorf("%s: path %s is not /healthz or /readyz", where, p.HTTPGet.Path)
-	}
+	assert.False(t, p.HTTPGet.Port.String() != "admin", "%s: on port %s, want the admin port", where, p.HTTPGet.Port.String())
+	assert.False(t, path != "" && p.HTTPGet.Path != path, "%s: path %s, want %s", where, p.HTTPGet.Path, path)
+	assert.False(t, path == "" && p.HTTPGet.Path != "/healthz" && p.HTTPGet.Path != "/readyz", "%s: path %s is not /healthz or /readyz", where, p.HTTPGet.Path)
 }
 
 func configMap(t testing.TB, r *rendered, name string) map[string]string {
@@ -275,9 +227,7 @@ func durationSetting(t *testing.T, cfg map[string]string, c corev1.Container, en
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		t.Errorf("%s=%q: %v", env, v, err)
-	}
+	assert.NoError(t, err, "%s=%q", env, v)
 	return d
 }
 
@@ -303,27 +253,20 @@ func TestReferences(t *testing.T) {
 			if len(s.Spec.Selector) == 0 && s.Annotations[externalEndpoints] == "true" {
 				continue
 			}
-			if len(s.Spec.Selector) == 0 || len(m) == 0 {
-				t.Errorf("%s: Service %s selects no workload", r.name, s.Name)
+			if !assert.False(t, len(s.Spec.Selector) == 0 || len(m) == 0, "%s: Service %s selects no workload", r.name, s.Name) {
 				continue
 			}
 			for _, p := range s.Spec.Ports {
-				if !hasPort(m, p.TargetPort.String()) {
-					t.Errorf("%s: Service %s port %s: target port %s is not a port of %s", r.name, s.Name, p.Name, p.TargetPort.String(), m[0].name)
-				}
+				assert.True(t, hasPort(m, p.TargetPort.String()), "%s: Service %s port %s: target port %s is not a port of %s", r.name, s.Name, p.Name, p.TargetPort.String(), m[0].name)
 			}
 		}
 		for _, h := range typed[autoscalingv2.HorizontalPodAutoscaler](t, r, "HorizontalPodAutoscaler") {
 			ref := h.Spec.ScaleTargetRef
-			if !names[ref.Kind+"/"+ref.Name] {
-				t.Errorf("%s: HPA %s targets %s/%s, which is not rendered", r.name, h.Name, ref.Kind, ref.Name)
-			}
+			assert.True(t, names[ref.Kind+"/"+ref.Name], "%s: HPA %s targets %s/%s, which is not rendered", r.name, h.Name, ref.Kind, ref.Name)
 			checkHPA(t, r, h, ws)
 		}
 		for _, p := range typed[policyv1.PodDisruptionBudget](t, r, "PodDisruptionBudget") {
-			if len(podsMatching(ws, mustSelector(t, p.Spec.Selector))) == 0 {
-				t.Errorf("%s: PDB %s selects no workload", r.name, p.Name)
-			}
+			assert.NotEmpty(t, podsMatching(ws, mustSelector(t, p.Spec.Selector)), "%s: PDB %s selects no workload", r.name, p.Name)
 		}
 		for _, o := range r.objects {
 			if o.GetKind() != "PodMonitor" {
@@ -339,40 +282,33 @@ func TestReferences(t *testing.T) {
 			}
 			fromUnstructured(t, o, &pm)
 			m := podsMatching(ws, mustSelector(t, &pm.Spec.Selector))
-			if len(m) == 0 {
-				t.Errorf("%s: PodMonitor %s selects no workload", r.name, o.GetName())
-			}
+			assert.NotEmpty(t, m, "%s: PodMonitor %s selects no workload", r.name, o.GetName())
 			for _, w := range m {
 				for _, e := range pm.Spec.Endpoints {
-					if !hasPort([]workload{w}, e.Port) {
-						t.Errorf("%s: PodMonitor %s: port %s is not a port of %s", r.name, o.GetName(), e.Port, w.name)
-					}
+					assert.True(t, hasPort([]workload{w}, e.Port), "%s: PodMonitor %s: port %s is not a port of %s", r.name, o.GetName(), e.Port, w.name)
 				}
 			}
 		}
 		for _, w := range ws {
 			spec := w.template.Spec
-			if sa := spec.ServiceAccountName; sa != "" && !names["ServiceAccount/"+sa] {
-				t.Errorf("%s: %s %s uses ServiceAccount %s, which is not rendered", r.name, w.kind, w.name, sa)
-			}
+			sa := spec.ServiceAccountName
+			assert.False(t, sa != "" && !names["ServiceAccount/"+sa], "%s: %s %s uses ServiceAccount %s, which is not rendered", r.name, w.kind, w.name, sa)
 			for _, c := range spec.Containers {
 				for _, e := range c.EnvFrom {
-					if e.ConfigMapRef != nil && !names["ConfigMap/"+e.ConfigMapRef.Name] {
-						t.Errorf("%s: %s: ConfigMap %s is not rendered", r.name, w.name, e.ConfigMapRef.Name)
+					if e.ConfigMapRef != nil {
+						assert.True(t, names["ConfigMap/"+e.ConfigMapRef.Name], "%s: %s: ConfigMap %s is not rendered", r.name, w.name, e.ConfigMapRef.Name)
 					}
 				}
 				for _, e := range c.Env {
 					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 						n := e.ValueFrom.SecretKeyRef.Name
-						if !names["Secret/"+n] && !externalSecrets[n] {
-							t.Errorf("%s: %s: Secret %s is neither rendered nor a documented external Secret", r.name, w.name, n)
-						}
+						assert.False(t, !names["Secret/"+n] && !externalSecrets[n], "%s: %s: Secret %s is neither rendered nor a documented external Secret", r.name, w.name, n)
 					}
 				}
 			}
 			for _, v := range spec.Volumes {
-				if v.ConfigMap != nil && !names["ConfigMap/"+v.ConfigMap.Name] {
-					t.Errorf("%s: %s: volume ConfigMap %s is not rendered", r.name, w.name, v.ConfigMap.Name)
+				if v.ConfigMap != nil {
+					assert.True(t, names["ConfigMap/"+v.ConfigMap.Name], "%s: %s: volume ConfigMap %s is not rendered", r.name, w.name, v.ConfigMap.Name)
 				}
 			}
 		}
@@ -385,9 +321,7 @@ func fromUnstructured(t testing.TB, o *unstructured.Unstructured, v any) {
 	if err == nil {
 		err = yaml.Unmarshal(b, v)
 	}
-	if err != nil {
-		t.Fatalf("%s: %v", id(o), err)
-	}
+	require.NoError(t, err, "%s", id(o))
 }
 
 // checkHPA: min 2, CPU and request-rate metrics, and targets reachable under load: the
@@ -398,17 +332,14 @@ var cpuOnlyHPA = map[string]bool{"tests/cluster": true}
 
 func checkHPA(t *testing.T, r *rendered, h *autoscalingv2.HorizontalPodAutoscaler, ws []workload) {
 	where := fmt.Sprintf("%s: HPA %s", r.name, h.Name)
-	if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2 {
-		t.Errorf("%s: minReplicas must be at least 2", where)
-	}
+	assert.False(t, h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2, "%s: minReplicas must be at least 2", where)
 	var cpu, rate bool
 	for _, m := range h.Spec.Metrics {
 		switch {
 		case m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource.Name == corev1.ResourceCPU:
 			cpu = true
 			u := m.Resource.Target.AverageUtilization
-			if u == nil || *u > 80 || *u < 30 {
-				t.Errorf("%s: CPU target should be 30-80%% of the request", where)
+			if !assert.False(t, u == nil || *u > 80 || *u < 30, "%s: CPU target should be 30-80%% of the request", where) {
 				continue
 			}
 			for _, w := range ws {
@@ -417,29 +348,19 @@ func checkHPA(t *testing.T, r *rendered, h *autoscalingv2.HorizontalPodAutoscale
 				}
 				c := w.template.Spec.Containers[0]
 				req, lim := c.Resources.Requests.Cpu().MilliValue(), c.Resources.Limits.Cpu().MilliValue()
-				if req == 0 || lim < req*int64(*u)/100*2 {
-					t.Errorf("%s: CPU limit %dm leaves no headroom over %d%% of the %dm request", where, lim, *u, req)
-				}
-				if req > 500 {
-					t.Errorf("%s: CPU request %dm: a large request makes the utilization target unreachable", where, req)
-				}
+				assert.False(t, req == 0 || lim < req*int64(*u)/100*2, "%s: CPU limit %dm leaves no headroom over %d%% of the %dm request", where, lim, *u, req)
+				assert.False(t, req > 500, "%s: CPU request %dm: a large request makes the utilization target unreachable", where, req)
 			}
 		case m.Type == autoscalingv2.PodsMetricSourceType:
 			rate = true
-			if m.Pods.Metric.Name != adapterMetric(t) {
-				t.Errorf("%s: Pods metric %s is not the one prometheus-adapter serves (%s)", where, m.Pods.Metric.Name, adapterMetric(t))
-			}
-			if m.Pods.Target.AverageValue == nil || m.Pods.Target.AverageValue.IsZero() {
-				t.Errorf("%s: Pods metric needs an averageValue target", where)
-			}
+			assert.False(t, m.Pods.Metric.Name != adapterMetric(t), "%s: Pods metric %s is not the one prometheus-adapter serves (%s)", where, m.Pods.Metric.Name, adapterMetric(t))
+			assert.False(t, m.Pods.Target.AverageValue == nil || m.Pods.Target.AverageValue.IsZero(), "%s: Pods metric needs an averageValue target", where)
 		}
 	}
 	// The local cluster (tests/cluster, docs/adr/0005-cluster-datastores.md) has no
 	// prometheus-adapter: a Pods metric nobody serves would keep that HPA from ever
 	// scaling in, so it scales on CPU alone there.
-	if !cpu || !rate && !cpuOnlyHPA[r.name] {
-		t.Errorf("%s: needs a CPU and a request-rate (Pods) metric", where)
-	}
+	assert.False(t, !cpu || !rate && !cpuOnlyHPA[r.name], "%s: needs a CPU and a request-rate (Pods) metric", where)
 }
 
 var adapterOnce struct {
@@ -451,9 +372,7 @@ var adapterOnce struct {
 func adapterMetric(t *testing.T) string {
 	adapterOnce.Do(func() {
 		b, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy/kubernetes/components/monitoring/prometheus-adapter-values.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var v struct {
 			Rules struct {
 				Custom []struct {
@@ -463,9 +382,8 @@ func adapterMetric(t *testing.T) string {
 				} `json:"custom"`
 			} `json:"rules"`
 		}
-		if err := yaml.Unmarshal(b, &v); err != nil || len(v.Rules.Custom) == 0 {
-			t.Fatalf("prometheus-adapter-values.yaml: %v", err)
-		}
+		require.NoError(t, yaml.Unmarshal(b, &v), "prometheus-adapter-values.yaml")
+		require.NotEmpty(t, v.Rules.Custom, "prometheus-adapter-values.yaml: no custom rule")
 		adapterOnce.name = v.Rules.Custom[0].Name.As
 	})
 	return adapterOnce.name
@@ -491,13 +409,11 @@ func TestNetworkPolicies(t *testing.T) {
 			if sel.Empty() && len(np.Spec.Ingress) == 0 && len(np.Spec.Egress) == 0 {
 				defaultDeny = true
 			}
-			if len(targets) == 0 {
-				t.Errorf("%s: NetworkPolicy %s selects no pod", r.name, np.Name)
-			}
+			assert.NotEmpty(t, targets, "%s: NetworkPolicy %s selects no pod", r.name, np.Name)
 			for _, in := range np.Spec.Ingress {
 				for _, p := range in.Ports {
-					if p.Port != nil && !hasPort(targets, p.Port.String()) {
-						t.Errorf("%s: NetworkPolicy %s: port %s is not a port of the pods it selects", r.name, np.Name, p.Port.String())
+					if p.Port != nil {
+						assert.True(t, hasPort(targets, p.Port.String()), "%s: NetworkPolicy %s: port %s is not a port of the pods it selects", r.name, np.Name, p.Port.String())
 					}
 				}
 				for _, from := range in.From {
@@ -505,9 +421,7 @@ func TestNetworkPolicies(t *testing.T) {
 						continue // another namespace (ingress gateway, Prometheus)
 					}
 					callers := podsMatching(ws, mustSelector(t, from.PodSelector))
-					if len(callers) == 0 {
-						t.Errorf("%s: NetworkPolicy %s allows callers that do not exist", r.name, np.Name)
-					}
+					assert.NotEmpty(t, callers, "%s: NetworkPolicy %s allows callers that do not exist", r.name, np.Name)
 					for _, tg := range targets {
 						for _, c := range callers {
 							if isTungsten(tg) && isTungsten(c) && c.kind != "Job" {
@@ -537,14 +451,11 @@ func checkMatrix(t *testing.T, where string, allowed map[string]map[string]bool)
 			got = append(got, c)
 		}
 		sort.Strings(got)
-		if strings.Join(got, ",") != strings.Join(callers, ",") {
-			t.Errorf("%s: %s accepts calls from [%s], the architecture needs exactly [%s]", where, callee, strings.Join(got, ","), strings.Join(callers, ","))
-		}
+		assert.False(t, strings.Join(got, ",") != strings.Join(callers, ","), "%s: %s accepts calls from [%s], the architecture needs exactly [%s]", where, callee, strings.Join(got, ","), strings.Join(callers, ","))
 	}
 	for callee := range allowed {
-		if _, ok := calls[callee]; !ok && callee != "gateway" {
-			t.Errorf("%s: %s accepts calls from other services, the architecture has none", where, callee)
-		}
+		_, ok := calls[callee]
+		assert.True(t, ok || callee == "gateway", "%s: %s accepts calls from other services, the architecture has none", where, callee)
 	}
 }
 
@@ -591,15 +502,11 @@ func TestAuthorizationPolicies(t *testing.T) {
 				continue // namespace-wide (allow-nothing)
 			}
 			targets := podsMatching(ws, mustSelector(t, ap.Spec.Selector))
-			if len(targets) == 0 {
-				t.Errorf("%s: AuthorizationPolicy %s selects no pod", r.name, o.GetName())
-			}
+			assert.NotEmpty(t, targets, "%s: AuthorizationPolicy %s selects no pod", r.name, o.GetName())
 			for _, rule := range ap.Spec.Rules {
 				for _, to := range rule.To {
 					for _, p := range to.Operation.Ports {
-						if !hasPort(targets, p) {
-							t.Errorf("%s: AuthorizationPolicy %s: port %s is not a port of the pods it selects", r.name, o.GetName(), p)
-						}
+						assert.True(t, hasPort(targets, p), "%s: AuthorizationPolicy %s: port %s is not a port of the pods it selects", r.name, o.GetName(), p)
 					}
 				}
 				for _, from := range rule.From {
@@ -608,8 +515,7 @@ func TestAuthorizationPolicies(t *testing.T) {
 							continue
 						}
 						caller, ok := saComponent[p]
-						if !ok {
-							t.Errorf("%s: AuthorizationPolicy %s allows %s, the ServiceAccount of no workload", r.name, o.GetName(), p)
+						if !assert.True(t, ok, "%s: AuthorizationPolicy %s allows %s, the ServiceAccount of no workload", r.name, o.GetName(), p) {
 							continue
 						}
 						for _, tg := range targets {
@@ -657,9 +563,7 @@ func serveHelp(t *testing.T) (flags, envs map[string]bool) {
 			helpOnce.err = fmt.Errorf("tungsten serve --help listed %d flags:\n%s", len(helpOnce.flags), out)
 		}
 	})
-	if helpOnce.err != nil {
-		t.Fatal(helpOnce.err)
-	}
+	require.NoError(t, helpOnce.err)
 	return helpOnce.flags, helpOnce.envs
 }
 
@@ -674,9 +578,7 @@ func TestFaultInjectionIsOptIn(t *testing.T) {
 	for _, dir := range kustomizations(t) {
 		r := render(t, dir)
 		for _, o := range r.objects {
-			if o.GetKind() == "Secret" && o.GetName() == "tungsten-admin" {
-				t.Errorf("%s: renders Secret tungsten-admin: fault injection must be turned on by an operator, not by a manifest", r.name)
-			}
+			assert.False(t, o.GetKind() == "Secret" && o.GetName() == "tungsten-admin", "%s: renders Secret tungsten-admin: fault injection must be turned on by an operator, not by a manifest", r.name)
 		}
 		for _, w := range workloads(t, r) {
 			if !isTungsten(w) || w.kind == "Job" {
@@ -690,14 +592,11 @@ func TestFaultInjectionIsOptIn(t *testing.T) {
 					}
 					found = true
 					ref := e.ValueFrom
-					if e.Value != "" || ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "tungsten-admin" ||
-						ref.SecretKeyRef.Key != "token" || ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional {
-						t.Errorf("%s: %s: TUNGSTEN_ADMIN_TOKEN must come from the optional Secret tungsten-admin, key token", r.name, w.name)
-					}
+					assert.False(t, e.Value != "" || ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "tungsten-admin" ||
+						ref.SecretKeyRef.Key != "token" || ref.SecretKeyRef.Optional == nil || !*ref.SecretKeyRef.Optional,
+						"%s: %s: TUNGSTEN_ADMIN_TOKEN must come from the optional Secret tungsten-admin, key token", r.name, w.name)
 				}
-				if !found {
-					t.Errorf("%s: %s: no TUNGSTEN_ADMIN_TOKEN from the optional Secret tungsten-admin", r.name, w.name)
-				}
+				assert.True(t, found, "%s: %s: no TUNGSTEN_ADMIN_TOKEN from the optional Secret tungsten-admin", r.name, w.name)
 			}
 		}
 	}
@@ -709,32 +608,23 @@ func TestFlagsExist(t *testing.T) {
 	for _, dir := range kustomizations(t) {
 		r := render(t, dir)
 		for k := range configMap(t, r, "tungsten-config") {
-			if strings.HasPrefix(k, "TUNGSTEN_") && !envs[k] {
-				t.Errorf("%s: ConfigMap tungsten-config sets %s, which tungsten serve --help does not list", r.name, k)
-			}
+			assert.False(t, strings.HasPrefix(k, "TUNGSTEN_") && !envs[k], "%s: ConfigMap tungsten-config sets %s, which tungsten serve --help does not list", r.name, k)
 		}
 		for _, w := range workloads(t, r) {
 			if !isTungsten(w) {
 				continue
 			}
 			for _, c := range w.template.Spec.Containers {
-				if len(c.Args) == 0 || (c.Args[0] != "serve" && c.Args[0] != "migrate") {
-					t.Errorf("%s: %s: args must start with serve or migrate, got %v", r.name, w.name, c.Args)
+				if !assert.False(t, len(c.Args) == 0 || (c.Args[0] != "serve" && c.Args[0] != "migrate"), "%s: %s: args must start with serve or migrate, got %v", r.name, w.name, c.Args) {
 					continue
 				}
 				for _, a := range c.Args[1:] {
 					name, value, _ := strings.Cut(a, "=")
-					if !flags[name] {
-						t.Errorf("%s: %s: flag %s is not in tungsten serve --help", r.name, w.name, name)
-					}
-					if name == "--target" && value != w.template.Labels["app.kubernetes.io/component"] {
-						t.Errorf("%s: %s: --target=%s but the pod's component label is %s", r.name, w.name, value, w.template.Labels["app.kubernetes.io/component"])
-					}
+					assert.True(t, flags[name], "%s: %s: flag %s is not in tungsten serve --help", r.name, w.name, name)
+					assert.False(t, name == "--target" && value != w.template.Labels["app.kubernetes.io/component"], "%s: %s: --target=%s but the pod's component label is %s", r.name, w.name, value, w.template.Labels["app.kubernetes.io/component"])
 				}
 				for _, e := range c.Env {
-					if strings.HasPrefix(e.Name, "TUNGSTEN_") && !envs[e.Name] {
-						t.Errorf("%s: %s: env %s is not in tungsten serve --help", r.name, w.name, e.Name)
-					}
+					assert.False(t, strings.HasPrefix(e.Name, "TUNGSTEN_") && !envs[e.Name], "%s: %s: env %s is not in tungsten serve --help", r.name, w.name, e.Name)
 				}
 			}
 		}
@@ -751,9 +641,7 @@ func TestNoSecretValues(t *testing.T) {
 	for _, dir := range kustomizations(t) {
 		r := render(t, dir)
 		for _, s := range typed[corev1.Secret](t, r, "Secret") {
-			if strings.HasPrefix(r.name, "overlays/production") {
-				t.Errorf("%s: Secret %s is rendered; production Secrets are created out of band", r.name, s.Name)
-			}
+			assert.False(t, strings.HasPrefix(r.name, "overlays/production"), "%s: Secret %s is rendered; production Secrets are created out of band", r.name, s.Name)
 			vals := map[string]string{}
 			for k, v := range s.StringData {
 				vals[k] = v
@@ -762,13 +650,10 @@ func TestNoSecretValues(t *testing.T) {
 				vals[k] = string(v)
 			}
 			for k, v := range vals {
-				if secretish.MatchString(k) && v != "" {
-					t.Errorf("%s: Secret %s key %s carries a value", r.name, s.Name, k)
-				}
+				assert.False(t, secretish.MatchString(k) && v != "", "%s: Secret %s key %s carries a value", r.name, s.Name, k)
 				if u, err := url.Parse(v); err == nil && u.User != nil {
-					if _, has := u.User.Password(); has {
-						t.Errorf("%s: Secret %s key %s: URL with a password", r.name, s.Name, k)
-					}
+					_, has := u.User.Password()
+					assert.False(t, has, "%s: Secret %s key %s: URL with a password", r.name, s.Name, k)
 				}
 			}
 		}
@@ -783,9 +668,8 @@ func TestNoSecretValues(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if m := withPassword.Find(b); m != nil {
-			t.Errorf("%s: URL with credentials %q", p, m)
-		}
+		m := withPassword.Find(b)
+		assert.Nil(t, m, "%s: URL with credentials %q", p, m)
 		return nil
 	})
 }
@@ -793,12 +677,9 @@ func TestNoSecretValues(t *testing.T) {
 // TestStrictDecoderRejectsUnknownFields proves the decoder of TestStrictDecode is strict.
 func TestStrictDecoderRejectsUnknownFields(t *testing.T) {
 	var m map[string]any
-	if err := yaml.Unmarshal([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicaz: 2}\n"), &m); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := decodeStrict(&unstructured.Unstructured{Object: m}); err == nil || !strings.Contains(err.Error(), "replicaz") {
-		t.Fatalf("strict decoding accepted an unknown field: %v", err)
-	}
+	require.NoError(t, yaml.Unmarshal([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicaz: 2}\n"), &m))
+	_, err := decodeStrict(&unstructured.Unstructured{Object: m})
+	require.ErrorContains(t, err, "replicaz", "strict decoding accepted an unknown field")
 }
 
 // TestProductionIsComplete: production has what the issue asks of it, so a dropped
@@ -816,13 +697,9 @@ func TestProductionIsComplete(t *testing.T) {
 		"Gateway": 1, "PodMonitor": 1, "PrometheusRule": 2, "Rollout": 1, "AnalysisTemplate": 1,
 		"StatefulSet": 1, "Job": 1,
 	} {
-		if count[kind] < min {
-			t.Errorf("overlays/production renders %d %s, want at least %d", count[kind], kind, min)
-		}
+		assert.False(t, count[kind] < min, "overlays/production renders %d %s, want at least %d", count[kind], kind, min)
 	}
 	for _, kind := range []string{"Secret"} {
-		if count[kind] > 0 {
-			t.Errorf("overlays/production renders a %s", kind)
-		}
+		assert.False(t, count[kind] > 0, "overlays/production renders a %s", kind)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -28,17 +30,13 @@ func gate(t *testing.T) {
 func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			return dir
 		}
 		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
+		require.NotEqual(t, dir, parent, "go.mod not found")
 		dir = parent
 	}
 }
@@ -50,9 +48,7 @@ func kustomizations(t testing.TB) []string {
 	var dirs []string
 	for _, parent := range []string{"overlays", "tests"} {
 		entries, err := os.ReadDir(filepath.Join(root, parent))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, e := range entries {
 			if e.IsDir() {
 				dirs = append(dirs, filepath.Join(root, parent, e.Name()))
@@ -60,9 +56,7 @@ func kustomizations(t testing.TB) []string {
 		}
 	}
 	sort.Strings(dirs)
-	if len(dirs) < 2 {
-		t.Fatalf("expected overlays and tests under %s, found %v", root, dirs)
-	}
+	require.GreaterOrEqual(t, len(dirs), 2, "expected overlays and tests under %s, found %v", root, dirs)
 	return dirs
 }
 
@@ -89,19 +83,13 @@ func render(t testing.TB, dir string) *rendered {
 	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
+	require.NoError(t, err, "kustomize build %s", dir)
 	out, err := resMap.AsYaml()
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
+	require.NoError(t, err, "kustomize build %s", dir)
 	r := &rendered{name: relName(dir), yaml: out}
 	for _, doc := range splitYAML(out) {
 		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			t.Fatalf("%s: rendered YAML does not parse: %v", r.name, err)
-		}
+		require.NoError(t, yaml.Unmarshal(doc, &m), "%s: rendered YAML does not parse", r.name)
 		if m == nil {
 			continue
 		}
@@ -138,18 +126,12 @@ func id(o *unstructured.Unstructured) string {
 func TestRender(t *testing.T) {
 	gate(t)
 	art := filepath.Join(repoRoot(t), "test-artifacts", "deploy")
-	if err := os.MkdirAll(art, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(art, 0o755))
 	for _, dir := range kustomizations(t) {
 		r := render(t, dir)
-		if len(r.objects) == 0 {
-			t.Errorf("%s renders nothing", r.name)
-		}
+		assert.NotEmpty(t, r.objects, "%s renders nothing", r.name)
 		file := filepath.Join(art, strings.ReplaceAll(r.name, "/", "_")+".yaml")
-		if err := os.WriteFile(file, r.yaml, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(file, r.yaml, 0o644))
 		t.Logf("%s: %d objects -> %s", r.name, len(r.objects), file)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestTerraform parses every .tf file with HCL's own parser, checks it is formatted the
@@ -29,51 +31,37 @@ func TestTerraform(t *testing.T) {
 			return err
 		}
 		f, diags := parser.ParseHCLFile(p)
-		if diags.HasErrors() {
-			t.Errorf("%s: %s", p, diags.Error())
+		if !assert.False(t, diags.HasErrors(), "%s: %s", p, diags.Error()) {
 			return nil
 		}
-		if formatted := hclwrite.Format(src); string(formatted) != string(src) {
-			t.Errorf("%s is not terraform fmt-clean", p)
-		}
+		assert.Equal(t, string(src), string(hclwrite.Format(src)), "%s is not terraform fmt-clean", p)
 		content, _, diags := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 			{Type: "variable", LabelNames: []string{"name"}},
 			{Type: "output", LabelNames: []string{"name"}},
 			{Type: "module", LabelNames: []string{"name"}},
 		}})
-		if diags.HasErrors() {
-			t.Errorf("%s: %s", p, diags.Error())
+		if !assert.False(t, diags.HasErrors(), "%s: %s", p, diags.Error()) {
 			return nil
 		}
 		for _, b := range content.Blocks {
 			attrs, _ := b.Body.JustAttributes()
 			switch b.Type {
 			case "variable", "output":
-				if _, ok := attrs["description"]; !ok {
-					t.Errorf("%s: %s %q has no description", p, b.Type, b.Labels[0])
-				}
+				assert.Contains(t, attrs, "description", "%s: %s %q has no description", p, b.Type, b.Labels[0])
 			case "module":
 				a, ok := attrs["source"]
-				if !ok {
-					t.Errorf("%s: module %q has no source", p, b.Labels[0])
+				if !assert.True(t, ok, "%s: module %q has no source", p, b.Labels[0]) {
 					continue
 				}
 				v, diags := a.Expr.Value(nil)
-				if diags.HasErrors() {
-					t.Errorf("%s: module %q: source must be a literal", p, b.Labels[0])
+				if !assert.False(t, diags.HasErrors(), "%s: module %q: source must be a literal", p, b.Labels[0]) {
 					continue
 				}
-				if st, err := os.Stat(filepath.Join(filepath.Dir(p), v.AsString())); err != nil || !st.IsDir() {
-					t.Errorf("%s: module %q: source %s is not a directory", p, b.Labels[0], v.AsString())
-				}
+				assert.DirExists(t, filepath.Join(filepath.Dir(p), v.AsString()), "%s: module %q: source is not a directory", p, b.Labels[0])
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if files < 8 {
-		t.Errorf("found %d .tf files under %s", files, root)
-	}
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, files, 8, ".tf files under %s", root)
 }

@@ -6,28 +6,24 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestGeneratedIsCurrent fails when the monitoring component's copies of the dashboards
 // and rules differ from deploy/observability/ (run `go generate ./test/deploy/...`).
 func TestGeneratedIsCurrent(t *testing.T) {
 	repo, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want, err := Generate(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for p, b := range want {
 		got, err := os.ReadFile(filepath.Join(repo, p))
-		if err != nil {
-			t.Errorf("%s: %v (run go generate ./test/deploy/...)", p, err)
+		if !assert.NoError(t, err, "%s (run go generate ./test/deploy/...)", p) {
 			continue
 		}
-		if !bytes.Equal(got, b) {
-			t.Errorf("%s differs from its source in deploy/observability (run go generate ./test/deploy/...)", p)
-		}
+		assert.True(t, bytes.Equal(got, b), "%s differs from its source in deploy/observability (run go generate ./test/deploy/...)", p)
 	}
 	// Nothing stale: every file in the output directory is one the generator writes.
 	var extra []string
@@ -41,7 +37,5 @@ func TestGeneratedIsCurrent(t *testing.T) {
 		return nil
 	})
 	sort.Strings(extra)
-	for _, e := range extra {
-		t.Errorf("%s is not generated from deploy/observability: remove it (go generate ./test/deploy/...)", e)
-	}
+	assert.Empty(t, extra, "not generated from deploy/observability: remove them (go generate ./test/deploy/...)")
 }
