@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -31,17 +32,14 @@ func TestListQueryCount(t *testing.T) {
 		if i%2 == 0 {
 			ts.do("POST", "/api/articles/"+slug+"/favorite", viewer, nil).want(t, http.StatusOK)
 		}
-		if _, err := ts.svc.Store().ApplyFollowTx(t.Context(), ts.db, domain.Follow{FollowerID: 1000, FolloweeID: id, Following: i%3 == 0, At: 1}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := ts.svc.Store().ApplyFollowTx(t.Context(), ts.db, domain.Follow{FollowerID: 1000, FolloweeID: id, Following: i%3 == 0, At: 1})
+		require.NoError(t, err)
 	}
 	queries := func(path, token string) int {
 		t.Helper()
 		before := len(rec.Ended())
 		r := ts.do("GET", path, token, nil).want(t, http.StatusOK)
-		if n := len(r.articles()); n == 0 {
-			t.Fatalf("%s: empty", path)
-		}
+		require.NotEmpty(t, r.articles(), "%s: empty", path)
 		n := 0
 		for _, s := range rec.Ended()[before:] {
 			if strings.HasPrefix(s.Name(), "SELECT") {
@@ -52,13 +50,10 @@ func TestListQueryCount(t *testing.T) {
 	}
 	// count, page, tags, authors, favorited, following
 	for _, path := range []string{"/api/articles?limit=30", "/api/articles?limit=5", "/api/articles?tag=t1&limit=30", "/api/articles/feed?limit=30"} {
-		if n := queries(path, viewer); n > 6 || n < 3 {
-			t.Errorf("%s: %d queries, want 3 to 6", path, n)
-		}
+		n := queries(path, viewer)
+		assert.True(t, n >= 3 && n <= 6, "%s: %d queries, want 3 to 6", path, n)
 	}
-	if n := queries("/api/articles?limit=30", ""); n > 4 {
-		t.Errorf("anonymous list: %d queries, want at most 4", n)
-	}
+	assert.LessOrEqual(t, queries("/api/articles?limit=30", ""), 4, "anonymous list: queries")
 }
 
 // TestStaleHitQueries checks what a signed-in viewer's hit costs after
@@ -76,9 +71,8 @@ func TestStaleHitQueries(t *testing.T) {
 	selects := func(viewer string) int {
 		t.Helper()
 		before := len(rec.Ended())
-		if r := ts.do("GET", "/api/articles", viewer, nil).want(t, http.StatusOK); r.count() == 0 {
-			t.Fatalf("list %s", r.raw)
-		}
+		r := ts.do("GET", "/api/articles", viewer, nil).want(t, http.StatusOK)
+		require.NotZero(t, r.count(), "list %s", r.raw)
 		n := 0
 		for _, s := range rec.Ended()[before:] {
 			if strings.HasPrefix(s.Name(), "SELECT") {
@@ -89,23 +83,13 @@ func TestStaleHitQueries(t *testing.T) {
 	}
 	early, late := ts.tokens.user(t, 1000, "early"), ts.tokens.user(t, 1001, "late")
 	selects(early) // the page is cached, and early's flags
-	if n := selects(early); n != 0 {
-		t.Fatalf("a fresh hit ran %d queries", n)
-	}
+	require.Zero(t, selects(early), "a fresh hit ran queries")
 	ts.create(ts.tokens.user(t, 2, "bob"), "Second") // someone else's write
-	if n := selects(early); n != 0 {
-		t.Fatalf("a stale hit with flags cached for its entry ran %d queries", n)
-	}
-	if n := selects(late); n != 2 {
-		t.Fatalf("the first stale hit without cached flags ran %d queries, want the 2 flag queries", n)
-	}
-	if n := selects(late); n != 0 {
-		t.Fatalf("the next stale hit ran %d queries: flags are not cached with the entry's stamp", n)
-	}
+	require.Zero(t, selects(early), "a stale hit with flags cached for its entry ran queries")
+	require.Equal(t, 2, selects(late), "the first stale hit without cached flags runs the 2 flag queries")
+	require.Zero(t, selects(late), "the next stale hit ran queries: flags are not cached with the entry's stamp")
 	clock.Advance(staleness)
-	if n := selects(late); n < 3 {
-		t.Fatalf("past the bound the list was not loaded again (%d queries)", n)
-	}
+	require.GreaterOrEqual(t, selects(late), 3, "past the bound the list was not loaded again")
 }
 
 // TestWriteQueryCount pins the statements each hot write runs, as the
