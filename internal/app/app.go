@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,7 +58,9 @@ const (
 // Services are the modules that own a database.
 var Services = []string{Auth, Users, Blog}
 
-var migrations = map[string]fs.FS{Auth: auth.Migrations, Users: users.Migrations, Blog: blog.Migrations}
+// migrations are the schema of each service's database (for users and
+// blog, the events package's outbox tables first, then their own).
+var migrations = map[string][]database.MigrationSet{Auth: auth.Migrations, Users: users.Migrations, Blog: blog.Migrations}
 
 // Build identifies the binary.
 type Build struct{ Version, Revision string }
@@ -211,7 +212,7 @@ func (a *App) openDB(ctx context.Context, svc string, migrate bool) (*database.D
 		return nil, err
 	}
 	if migrate {
-		n, err := db.Migrate(ctx, migrations[svc])
+		n, err := db.Migrate(ctx, migrations[svc]...)
 		if err != nil {
 			_ = db.Close()
 			return nil, err
@@ -235,7 +236,7 @@ func (a *App) Migrate(ctx context.Context) (map[string]int, error) {
 		if err != nil {
 			return out, err
 		}
-		n, err := db.Migrate(ctx, migrations[svc])
+		n, err := db.Migrate(ctx, migrations[svc]...)
 		_ = db.Close()
 		if err != nil {
 			return out, err

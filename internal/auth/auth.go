@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,8 +34,9 @@ import (
 var migrationsFS embed.FS
 
 // Migrations is the auth schema: migrations/{postgres,sqlite}/NNNN_*.sql
-// (goose format), in the same place as the other services'.
-var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
+// (goose format). Auth neither produces nor consumes events, so its
+// database has no outbox tables.
+var Migrations = []database.MigrationSet{{FS: database.EmbeddedMigrations(migrationsFS)}}
 
 // Config is the auth service's configuration.
 type Config struct {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -44,8 +43,10 @@ const Name = "blog"
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations holds migrations/{postgres,sqlite}/NNNN_*.sql (goose format).
-var Migrations fs.FS = database.EmbeddedMigrations(migrations)
+// Migrations is the database's schema, in the order it is applied: the
+// outbox tables (events.Migrations), then the service's own
+// migrations/{postgres,sqlite}/NNNN_*.sql (goose format).
+var Migrations = []database.MigrationSet{events.Migrations, {FS: database.EmbeddedMigrations(migrations)}}
 
 // Config holds the blog's options.
 type Config struct {

@@ -155,7 +155,7 @@ func newCountingService(t *testing.T, opts ...option) (*testService, *tracetest.
 	db, err := database.Open(t.Context(), database.Config{Service: "blog", DataDir: t.TempDir()}, tp, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	_, err = db.Migrate(t.Context(), blog.Migrations)
+	_, err = db.Migrate(t.Context(), blog.Migrations...)
 	require.NoError(t, err)
 	ts := newTestService(t, append([]option{func(_ *blog.Config, d *blog.Deps) { d.DB = db }}, opts...)...)
 	ts.db = db

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,8 +40,10 @@ const Name = "users"
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Migrations holds the schema: postgres/NNNN_*.sql and sqlite/NNNN_*.sql.
-var Migrations fs.FS = database.EmbeddedMigrations(migrationsFS)
+// Migrations is the database's schema, in the order it is applied: the
+// outbox tables (events.Migrations), then the service's own
+// migrations/{postgres,sqlite}/NNNN_*.sql (goose format).
+var Migrations = []database.MigrationSet{events.Migrations, {FS: database.EmbeddedMigrations(migrationsFS)}}
 
 // EventTokensRevoked is the event every token verifier follows (ADR 0011).
 const EventTokensRevoked = domain.EventTokensRevoked

@@ -12,7 +12,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
 )
 
-var migrations = os.DirFS("testdata/migrations")
+var migrations = []database.MigrationSet{{FS: os.DirFS("testdata/migrations")}}
 
 func count(t *testing.T, db *database.DB) int {
 	t.Helper()
@@ -67,7 +67,7 @@ func TestTransactContract(t *testing.T) {
 			require.Equal(t, "a", name)
 
 			// Migrating again is a no-op.
-			n, err := db.Migrate(ctx, migrations)
+			n, err := db.Migrate(ctx, migrations...)
 			require.NoError(t, err)
 			require.Zero(t, n)
 

@@ -22,7 +22,8 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
 )
 
-var migrations = os.DirFS("testdata/migrations")
+// migrations are the package's own set and the test consumer's table.
+var migrations = []database.MigrationSet{events.Migrations, {FS: os.DirFS("testdata/migrations")}}
 
 type payload struct {
 	Body string `json:"body"`

@@ -3,13 +3,14 @@
 // namespace. When a dependency is absent the test is skipped with a clear
 // message, unless CI is set: then it fails, so nothing is silently skipped
 // in CI. scripts/deps.sh provides the servers and exports their URLs.
+// NATS needs no server: without TUNGSTEN_TEST_NATS_URL the tests share one
+// embedded NATS server with JetStream per test process (docs/testing.md).
 package testenv
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -27,18 +28,22 @@ const (
 	EnvNATS     = "TUNGSTEN_TEST_NATS_URL"
 )
 
-// Defaults match the servers of a developer machine.
+// Defaults match the servers of a developer machine. NATS has none: an
+// embedded server stands in.
 var defaults = map[string]string{
 	EnvPostgres: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 	EnvRedis:    "redis://127.0.0.1:6379/0",
-	EnvNATS:     "nats://127.0.0.1:4222",
 }
 
 // URL returns the server URL for env, checking that something listens
-// there. It skips the test (fails in CI) when nothing does.
+// there. It skips the test (fails in CI) when nothing does. For EnvNATS
+// unset, it is the URL of this process's embedded server (see Main).
 func URL(t testing.TB, env string) string {
 	t.Helper()
 	u := os.Getenv(env)
+	if u == "" && env == EnvNATS {
+		return embeddedNATS(t)
+	}
 	if u == "" {
 		u = defaults[env]
 	}
@@ -69,10 +74,11 @@ func Name(prefix string) string {
 // Dialects lists the engines a contract suite runs against.
 var Dialects = []database.Dialect{database.SQLite, database.Postgres}
 
-// OpenDB opens a migrated, empty database for service on dialect: a SQLite
-// file in a temp dir, or a fresh PostgreSQL schema dropped when the test ends.
-// Each opt may adjust the configuration (e.g. set Faults) before opening.
-func OpenDB(t testing.TB, dialect database.Dialect, service string, migrations fs.FS, opts ...func(*database.Config)) *database.DB {
+// OpenDB opens a database for service on dialect, empty but for the
+// migration sets (a service's Migrations): a SQLite file in a temp dir, or a
+// fresh PostgreSQL schema dropped when the test ends. Each opt may adjust
+// the configuration (e.g. set Faults) before opening.
+func OpenDB(t testing.TB, dialect database.Dialect, service string, migrations []database.MigrationSet, opts ...func(*database.Config)) *database.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -94,7 +100,7 @@ func OpenDB(t testing.TB, dialect database.Dialect, service string, migrations f
 		}
 		_ = db.Close()
 	})
-	if _, err := db.Migrate(ctx, migrations); err != nil {
+	if _, err := db.Migrate(ctx, migrations...); err != nil {
 		t.Fatalf("migrating %s database: %v", dialect, err)
 	}
 	return db

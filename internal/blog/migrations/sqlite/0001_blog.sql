@@ -109,25 +109,11 @@ CREATE TABLE author_follows (
     PRIMARY KEY (follower_id, followee_id)
 );
 
-CREATE TABLE outbox (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id   TEXT   NOT NULL UNIQUE,
-    event_type TEXT   NOT NULL,
-    payload    BLOB   NOT NULL,
-    headers    TEXT   NOT NULL,
-    created_at BIGINT NOT NULL
-);
-
-CREATE TABLE processed_events (
-    consumer     TEXT   NOT NULL,
-    event_id     TEXT   NOT NULL,
-    processed_at BIGINT NOT NULL,
-    PRIMARY KEY (consumer, event_id)
-);
+-- The outbox and processed_events tables are the events package's own set
+-- (internal/platform/events/migrations, ADR 0019). Databases created before
+-- it got them here; that set leaves them as they are.
 
 -- +goose Down
-DROP TABLE processed_events;
-DROP TABLE outbox;
 DROP TABLE author_follows;
 DROP TABLE authors;
 DROP TABLE comments;
