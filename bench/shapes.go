@@ -27,7 +27,7 @@ import (
 
 // limits lift the per-IP limits: the benchmark sends everything from one
 // address and measures serving, not throttling.
-var limits = []string{"--gateway.rate-limit=100000000", "--auth.login-ip-limit=1000000", "--auth.login-account-limit=1000000", "--auth.login-ip-account-limit=1000000", "--auth.register-ip-limit=1000000", "--blog.write-limit=1000000", "--drain-delay=0s"}
+var limits = []string{"--gateway.rate-limit=100000000", "--auth.login-ip-limit=1000000", "--auth.login-account-limit=1000000", "--auth.login-ip-account-limit=1000000", "--auth.register-ip-limit=1000000", "--blog.write-limit=1000000", "--blog.favorite-limit=1000000", "--users.follow-limit=1000000", "--drain-delay=0s"}
 
 // proc is one started tungsten process.
 type proc struct {

@@ -66,7 +66,7 @@ on_exit "rm -rf '$WORK'"
 
 # One client address sends everything, so the per-IP limits that protect a
 # real deployment are lifted; the gate measures serving, not throttling.
-LIMITS=(--gateway.rate-limit 100000000 --auth.login-ip-limit 1000000 --auth.login-account-limit 1000000 --auth.login-ip-account-limit 1000000 --auth.register-ip-limit 1000000 --blog.write-limit 1000000)
+LIMITS=(--gateway.rate-limit 100000000 --auth.login-ip-limit 1000000 --auth.login-account-limit 1000000 --auth.login-ip-account-limit 1000000 --auth.register-ip-limit 1000000 --blog.write-limit 1000000 --blog.favorite-limit 1000000 --users.follow-limit 1000000)
 
 # shellcheck source=cluster.sh
 source "$REPO/scripts/cluster.sh"

@@ -159,7 +159,7 @@ export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
 export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 export OTEL_TRACES_SAMPLER=parentbased_always_on
 export OTEL_BSP_SCHEDULE_DELAY=200
-start_distributed obs --gateway.rate-limit 100000 --auth.login-ip-limit 1000 --auth.register-ip-limit 100000 --blog.write-limit 100000 --log-level info
+start_distributed obs --gateway.rate-limit 100000 --auth.login-ip-limit 1000 --auth.register-ip-limit 100000 --blog.write-limit 100000 --blog.favorite-limit 100000 --users.follow-limit 100000 --log-level info
 unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_PROTOCOL OTEL_TRACES_SAMPLER OTEL_BSP_SCHEDULE_DELAY
 # wait_ready polls admin ports: Jaeger, VictoriaLogs and vlagent have none, so only the
 # Tungsten processes.

@@ -65,7 +65,8 @@ on_exit stop_server
 # Under `timeout`: no server outlives this script by more than 30 minutes.
 timeout -k 10 1800 "$TUNGSTEN_BIN" serve --target=all --data-dir "$WORK/data" \
 	--http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" --drain-delay 0s \
-	--auth.login-ip-limit 1000 --gateway.rate-limit 100000 --auth.register-ip-limit 1000 --blog.write-limit 1000 >"$ART/tungsten.log" 2>&1 &
+	--auth.login-ip-limit 1000 --gateway.rate-limit 100000 --auth.register-ip-limit 1000 --blog.write-limit 1000 \
+	--blog.favorite-limit 1000 --users.follow-limit 1000 >"$ART/tungsten.log" 2>&1 &
 SERVER_PID=$!
 
 deadline=$((SECONDS + READY_TIMEOUT))

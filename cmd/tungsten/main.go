@@ -164,7 +164,7 @@ func serve(cmd string, args []string, stdout, stderr io.Writer) int {
 func loadtest(args []string, stdout, stderr io.Writer) int {
 	var cfg loadgen.Config
 	_, code, ok := parseFlags("tungsten loadtest", args, stderr, cfg.RegisterFlags, func(fs *flag.FlagSet) {
-		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit, --auth.login-ip-account-limit,\n--auth.login-account-limit, --auth.register-ip-limit and --blog.write-limit.\n\nFlags (command line only):\n")
+		fmt.Fprint(stdout, "Usage: tungsten loadtest [flags]\n\nSeeds a data set through the public API, sends weighted user scenarios at a\nconstant rate (open loop) or with --workers (closed loop), prints a summary and\nexits 1 when a threshold is broken. Against a server with default limits, relax\n--gateway.rate-limit, --auth.login-ip-limit, --auth.login-ip-account-limit,\n--auth.login-account-limit, --auth.register-ip-limit, --blog.write-limit,\n--blog.favorite-limit and --users.follow-limit.\n\nFlags (command line only):\n")
 		config.PrintFlags(stdout, fs)
 	})
 	if !ok {

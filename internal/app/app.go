@@ -142,7 +142,7 @@ func (a *App) modules() *modules.Manager {
 	m.RegisterGroup(All)
 
 	m.DependsOn(Auth, Server, Database, Cache)
-	m.DependsOn(Users, Server, Database, Events, Verifier)
+	m.DependsOn(Users, Server, Database, Events, Verifier, Cache) // Cache: the follow limit's store
 	m.DependsOn(Blog, Server, Database, Events, Verifier, Cache)
 	m.DependsOn(Web, Server)
 	// Every process that verifies tokens follows the revocations (ADR 0011).
@@ -475,7 +475,7 @@ func (a *App) initAuth(ctx context.Context) (modules.Service, error) {
 func (a *App) initUsers(context.Context) (modules.Service, error) {
 	trusted, _ := httpx.ParseCIDRs(a.cfg.TrustedProxies)
 	svc, err := users.New(a.cfg.Users, users.Deps{
-		DB: a.dbs[Users], Verifier: a.verifier, Auth: a.client(Auth), TrustedProxies: trusted, JetStream: a.js, Namespace: events.Namespace(a.cfg.NATSNamespace),
+		DB: a.dbs[Users], Verifier: a.verifier, Auth: a.client(Auth), Limiter: a.limiter, TrustedProxies: trusted, JetStream: a.js, Namespace: events.Namespace(a.cfg.NATSNamespace),
 		Logger: a.serviceLogger(Users), Registerer: a.registerer(Users), Tracer: a.tracer(Users), Propagator: a.trc.Propagator, Faults: a.faults,
 	})
 	if err != nil {

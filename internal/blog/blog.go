@@ -60,6 +60,8 @@ type Config struct {
 	RelayPollInterval time.Duration // how often the outbox relay looks when not kicked
 	WriteLimit        int           // articles and comments one user may write per WriteWindow
 	WriteWindow       time.Duration
+	FavoriteLimit     int // favorites one user may add or take back per FavoriteWindow
+	FavoriteWindow    time.Duration
 }
 
 // RegisterFlags registers the options as flags named "blog.<option>", with
@@ -75,6 +77,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.RelayPollInterval, "blog.relay-poll-interval", time.Second, "how often the outbox relay looks for events when not woken")
 	f.IntVar(&c.WriteLimit, "blog.write-limit", 30, "articles created or updated and comments posted per user per --blog.write-window (429 beyond)")
 	f.DurationVar(&c.WriteWindow, "blog.write-window", time.Minute, "window of the per-user write limit")
+	f.IntVar(&c.FavoriteLimit, "blog.favorite-limit", 60, "articles favorited or unfavorited per user per --blog.favorite-window (429 beyond)")
+	f.DurationVar(&c.FavoriteWindow, "blog.favorite-window", time.Minute, "window of the per-user favorite limit")
 }
 
 // DefaultConfig returns the flag defaults.
@@ -116,6 +120,9 @@ func (c *Config) Validate() error {
 	if c.WriteLimit < 1 || c.WriteWindow <= 0 {
 		errs = append(errs, errors.New("blog.write-limit and blog.write-window must be positive"))
 	}
+	if c.FavoriteLimit < 1 || c.FavoriteWindow <= 0 {
+		errs = append(errs, errors.New("blog.favorite-limit and blog.favorite-window must be positive"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -125,7 +132,7 @@ func (c *Config) Validate() error {
 type Deps struct {
 	DB         *database.DB
 	Cache      cache.Cache
-	Limiter    ratelimit.Limiter // per-user write limit; nil: an in-process one
+	Limiter    ratelimit.Limiter // per-user write and favorite limits; nil: an in-process one
 	Users      *httpx.Client
 	Verifier   *authn.Verifier
 	JetStream  jetstream.JetStream
@@ -190,7 +197,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	svc := app.New(app.Config{
 		DefaultLimit: cfg.DefaultLimit, MaxLimit: cfg.MaxLimit, TagsLimit: cfg.TagsLimit,
 		ListCacheTTL: cfg.ListCacheTTL, Staleness: cfg.CacheStaleness, UsersCooldown: cfg.UsersCooldown,
-		WritesPerUser: ratelimit.Rule{Name: "blog-user-writes", Limit: cfg.WriteLimit, Window: cfg.WriteWindow},
+		WritesPerUser:    ratelimit.Rule{Name: "blog-user-writes", Limit: cfg.WriteLimit, Window: cfg.WriteWindow},
+		FavoritesPerUser: ratelimit.Rule{Name: "blog-user-favorites", Limit: cfg.FavoriteLimit, Window: cfg.FavoriteWindow},
 	}, app.Deps{Repo: s.store, Profiles: profiles, Cache: deps.Cache, Limiter: deps.Limiter, Encoder: httpapi.Encoder{},
 		Kick: s.relay.Kick, Logger: deps.Logger, Now: deps.Now})
 	s.consumer = events.NewConsumer(events.ConsumerConfig{

@@ -155,7 +155,8 @@ type SeedProgress func(phase string, done int)
 // a time. Rate-limited answers are retried (see Client), but a server with
 // its default limits seeds slowly: relax --gateway.rate-limit (and, for the
 // login scenario, --auth.login-ip-limit, --auth.login-ip-account-limit, --auth.login-account-limit,
-// --auth.register-ip-limit for the sign-ups and --blog.write-limit for the writes).
+// --auth.register-ip-limit for the sign-ups, --blog.write-limit for the writes,
+// --blog.favorite-limit for the favorites and --users.follow-limit for the follows).
 func Seed(ctx context.Context, c *Client, cfg SeedConfig, progress SeedProgress) (*Dataset, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/faults"
 	"github.com/tungsten-blog/tungsten/internal/platform/httpx"
 	"github.com/tungsten-blog/tungsten/internal/platform/modules"
+	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 	"github.com/tungsten-blog/tungsten/internal/users/adapters/sqlstore"
 	"github.com/tungsten-blog/tungsten/internal/users/app"
 	"github.com/tungsten-blog/tungsten/internal/users/domain"
@@ -57,6 +58,8 @@ type Config struct {
 	// UsernameReservation is how long a username given up stays reserved
 	// for its last holder (ADR 0011).
 	UsernameReservation time.Duration
+	FollowLimit         int // follows and unfollows one user may make per FollowWindow
+	FollowWindow        time.Duration
 }
 
 // RegisterFlags registers the users flags with their defaults (OWASP's
@@ -70,6 +73,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 		"password hashes computed at once (each takes --users.argon2-memory); 0 means GOMAXPROCS")
 	f.DurationVar(&c.UsernameReservation, "users.username-reservation", 30*24*time.Hour,
 		"how long a username given up by a rename or a deleted account stays reserved for its last holder (ADR 0011)")
+	f.IntVar(&c.FollowLimit, "users.follow-limit", 60, "profiles followed or unfollowed per user per --users.follow-window (429 beyond)")
+	f.DurationVar(&c.FollowWindow, "users.follow-window", time.Minute, "window of the per-user follow limit")
 }
 
 // DefaultConfig returns the configuration the flags default to.
@@ -104,6 +109,9 @@ func (c *Config) Validate() error {
 	if c.HashConcurrency < 0 {
 		errs = append(errs, errors.New("--users.hash-concurrency must not be negative"))
 	}
+	if c.FollowLimit < 1 || c.FollowWindow <= 0 {
+		errs = append(errs, errors.New("--users.follow-limit and --users.follow-window must be positive"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -115,6 +123,7 @@ type Deps struct {
 	DB             *database.DB
 	Verifier       *authn.Verifier
 	Auth           *httpx.Client
+	Limiter        ratelimit.Limiter // the per-user follow limit; nil: an in-process one
 	TrustedProxies []*net.IPNet
 	JetStream      jetstream.JetStream
 	Namespace      events.Namespace
@@ -176,10 +185,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		deps.Logger.Info("username skeletons backfilled", "filled", filled, "already_confusable", skipped)
 	}
 	uc, err := app.New(app.Config{Argon2: cfg.argon2(), HashConcurrency: cfg.HashConcurrency,
-		UsernameReservation: cfg.UsernameReservation}, app.Deps{
+		UsernameReservation: cfg.UsernameReservation,
+		FollowsPerUser:      ratelimit.Rule{Name: "users-user-follows", Limit: cfg.FollowLimit, Window: cfg.FollowWindow},
+	}, app.Deps{
 		Repo:        store,
 		AfterCommit: relay.Kick,
 		Logger:      deps.Logger,
+		Limiter:     deps.Limiter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)

@@ -27,7 +27,7 @@ func TestConfig(t *testing.T) {
 	c := users.DefaultConfig()
 	require.NoError(t, c.Validate())
 	require.Equal(t, users.Config{Argon2Memory: 19456, Argon2Iterations: 2, Argon2Parallelism: 1,
-		UsernameReservation: 30 * 24 * time.Hour}, c, "OWASP defaults")
+		UsernameReservation: 30 * 24 * time.Hour, FollowLimit: 60, FollowWindow: time.Minute}, c, "OWASP defaults")
 
 	tests := []struct {
 		name string
@@ -40,6 +40,8 @@ func TestConfig(t *testing.T) {
 		{"too many lanes", func(c *users.Config) { c.Argon2Parallelism = 256 }},
 		{"negative concurrency", func(c *users.Config) { c.HashConcurrency = -1 }},
 		{"negative reservation", func(c *users.Config) { c.UsernameReservation = -time.Second }},
+		{"no follow limit", func(c *users.Config) { c.FollowLimit = 0 }},
+		{"no follow window", func(c *users.Config) { c.FollowWindow = 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestEventsReachJetStream(t *testing.T) {
 
 	iss := authntest.NewIssuer(t)
 	db := testenv.OpenDB(t, database.SQLite, "users", users.Migrations)
-	svc, err := users.New(users.Config{Argon2Memory: 64, Argon2Iterations: 1, Argon2Parallelism: 1},
+	svc, err := users.New(users.Config{Argon2Memory: 64, Argon2Iterations: 1, Argon2Parallelism: 1, FollowLimit: 60, FollowWindow: time.Minute},
 		users.Deps{DB: db, Verifier: iss.Verifier(), JetStream: js, Namespace: ns})
 	require.NoError(t, err)
 	authToken := iss.Service(t, "auth")

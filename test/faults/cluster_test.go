@@ -24,6 +24,7 @@ var targets = []string{"auth", "users", "blog", "web", "gateway"}
 var oneClientLimits = []string{
 	"--auth.login-ip-limit=1000", "--gateway.rate-limit=100000",
 	"--auth.register-ip-limit=100000", "--blog.write-limit=100000",
+	"--blog.favorite-limit=100000", "--users.follow-limit=100000",
 }
 
 // cluster is Tungsten distributed: five processes, each datastore reached

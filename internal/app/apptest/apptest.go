@@ -24,13 +24,14 @@ type Instance struct {
 }
 
 // OneClientLimits lift the per-IP and per-user limits (sign-in, sign-up, the gateway's
-// requests, blog writes) that a test sending everything from one address as a handful of
-// users would hit, and widen the password-hashing bound (a busy test machine would
-// otherwise turn a hash that waits over a second for a slot into a 503); the abuse tests
-// set their own.
+// requests, blog writes, favorites, follows) that a test sending everything from one
+// address as a handful of users would hit, and widen the password-hashing bound (a busy
+// test machine would otherwise turn a hash that waits over a second for a slot into a
+// 503); the abuse tests set their own.
 var OneClientLimits = []string{
 	"--auth.login-ip-limit=1000", "--gateway.rate-limit=100000",
 	"--auth.register-ip-limit=100000", "--blog.write-limit=100000",
+	"--blog.favorite-limit=100000", "--users.follow-limit=100000",
 	"--users.hash-concurrency=8",
 }
 

@@ -63,6 +63,9 @@ type Config struct {
 	// WritesPerUser bounds the articles and comments one user writes; a zero
 	// Limit turns it off.
 	WritesPerUser ratelimit.Rule
+	// FavoritesPerUser bounds the favorites one user adds or takes back
+	// (each is a write and an outbox event); a zero Limit turns it off.
+	FavoritesPerUser ratelimit.Rule
 }
 
 // Deps are the use cases' collaborators. Cache, Profiles and Kick may be nil.
@@ -122,10 +125,16 @@ func New(cfg Config, deps Deps) *Service {
 
 // allowWrite spends one of the viewer's writes.
 func (s *Service) allowWrite(ctx context.Context, v Viewer) error {
-	if s.cfg.WritesPerUser.Limit <= 0 {
+	return s.allow(ctx, s.cfg.WritesPerUser, v)
+}
+
+// allow spends one of the viewer's requests under rule (a 429 with
+// Retry-After when none is left); a zero Limit allows everything.
+func (s *Service) allow(ctx context.Context, rule ratelimit.Rule, v Viewer) error {
+	if rule.Limit <= 0 {
 		return nil
 	}
-	if d := s.limiter.Allow(ctx, s.cfg.WritesPerUser, strconv.FormatInt(v.ID, 10)); !d.Allowed {
+	if d := s.limiter.Allow(ctx, rule, strconv.FormatInt(v.ID, 10)); !d.Allowed {
 		return errs.TooManyRequests(d.RetryAfter)
 	}
 	return nil

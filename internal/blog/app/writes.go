@@ -305,6 +305,9 @@ func (s *Service) setFavorite(ctx context.Context, v Viewer, slug string, on boo
 	if !matchable(slug) {
 		return ArticleView{}, errs.NotFound("article")
 	}
+	if err := s.allow(ctx, s.cfg.FavoritesPerUser, v); err != nil {
+		return ArticleView{}, err
+	}
 	var a domain.Article
 	var err error
 	if on {

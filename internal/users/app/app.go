@@ -14,12 +14,14 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
+	"github.com/tungsten-blog/tungsten/internal/platform/ratelimit"
 	"github.com/tungsten-blog/tungsten/internal/users/domain"
 )
 
@@ -89,15 +91,19 @@ type Config struct {
 	// UsernameReservation is how long a username given up by a rename or a
 	// deleted account stays reserved for its last holder.
 	UsernameReservation time.Duration
+	// FollowsPerUser bounds the follows and unfollows one user makes (each
+	// is a write and an outbox event); a zero Limit turns it off.
+	FollowsPerUser ratelimit.Rule
 }
 
 // Deps are the use cases' collaborators.
 type Deps struct {
 	Repo        Repository
-	AfterCommit func()           // called after a transaction that wrote events (the relay's Kick)
-	Logger      *slog.Logger     // nil: discard
-	Now         func() time.Time // nil: time.Now
-	Random      io.Reader        // salts; nil: crypto/rand
+	AfterCommit func()            // called after a transaction that wrote events (the relay's Kick)
+	Logger      *slog.Logger      // nil: discard
+	Now         func() time.Time  // nil: time.Now
+	Random      io.Reader         // salts; nil: crypto/rand
+	Limiter     ratelimit.Limiter // the per-user follow limit; nil: in-process
 }
 
 // Service implements the use cases.
@@ -108,6 +114,7 @@ type Service struct {
 	log         *slog.Logger
 	now         func() time.Time
 	random      io.Reader
+	limiter     ratelimit.Limiter
 	slots       chan struct{} // argon2 concurrency
 	signups     chan struct{} // the share of slots registrations may hold
 	dummyHash   string        // verified against for unknown emails, so timing does not reveal accounts
@@ -121,7 +128,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Argon2.Validate(); err != nil {
 		return nil, fmt.Errorf("users app: %w", err)
 	}
-	s := &Service{cfg: cfg, repo: deps.Repo, afterCommit: deps.AfterCommit, log: deps.Logger, now: deps.Now, random: deps.Random}
+	s := &Service{cfg: cfg, repo: deps.Repo, afterCommit: deps.AfterCommit, log: deps.Logger, now: deps.Now, random: deps.Random,
+		limiter: deps.Limiter}
+	if s.limiter == nil {
+		s.limiter = ratelimit.NewMemory(nil)
+	}
 	if s.afterCommit == nil {
 		s.afterCommit = func() {}
 	}
@@ -453,6 +464,11 @@ func (s *Service) Unfollow(ctx context.Context, followerID int64, username strin
 func (s *Service) setFollow(ctx context.Context, followerID int64, username string, follow bool) (domain.Profile, error) {
 	if !storable(username) {
 		return domain.Profile{}, errs.NotFound("profile")
+	}
+	if r := s.cfg.FollowsPerUser; r.Limit > 0 {
+		if d := s.limiter.Allow(ctx, r, strconv.FormatInt(followerID, 10)); !d.Allowed {
+			return domain.Profile{}, errs.TooManyRequests(d.RetryAfter)
+		}
 	}
 	var p domain.Profile
 	var changed bool

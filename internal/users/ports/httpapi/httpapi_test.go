@@ -35,7 +35,7 @@ type env struct {
 	svc string // the auth service's token
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*users.Config)) *env {
 	t.Helper()
 	iss := authntest.NewIssuer(t)
 	db := testenv.OpenDB(t, database.SQLite, "users", users.Migrations)
@@ -62,8 +62,11 @@ func newEnv(t *testing.T) *env {
 	})
 	auth := httpx.NewClient(httpx.ClientConfig{Service: "auth", Timeout: 5 * time.Second, Transport: httpx.InProcess{Handler: login},
 		Tracer: noop.NewTracerProvider().Tracer("test"), Propagator: propagation.TraceContext{}})
-	s, err := users.New(users.Config{Argon2Memory: 64, Argon2Iterations: 1, Argon2Parallelism: 1},
-		users.Deps{DB: db, Verifier: iss.Verifier(), Namespace: "test", Auth: auth})
+	cfg := users.Config{Argon2Memory: 64, Argon2Iterations: 1, Argon2Parallelism: 1, FollowLimit: 1000, FollowWindow: time.Minute}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := users.New(cfg, users.Deps{DB: db, Verifier: iss.Verifier(), Namespace: "test", Auth: auth})
 	require.NoError(t, err)
 	e.h = s.Handler()
 	return e
