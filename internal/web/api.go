@@ -42,6 +42,15 @@ type Article struct {
 	FavoritesCount int64    `json:"favoritesCount"`
 	Author         Profile  `json:"author"`
 	Category       *string  `json:"category"`
+	// SearchSnippet is where a search matched (search results only), as
+	// plain-text parts for the template to escape; Match parts get <mark>.
+	SearchSnippet []SnippetPart `json:"searchSnippet"`
+}
+
+// SnippetPart is a piece of a search snippet.
+type SnippetPart struct {
+	Text  string `json:"text"`
+	Match bool   `json:"match"`
 }
 
 // ArticleList is a page of articles and the total count.
