@@ -102,6 +102,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	static, _ := fs.Sub(staticFS, "static")
 	rt.Handle("GET /static/", staticHandler(http.StripPrefix("/static/", http.FileServerFS(static))))
 	rt.Handle("GET /categories.css", s.page(s.categoriesCSS))
+	rt.Handle("GET /highlight.css", staticHandler(http.HandlerFunc(s.highlightCSS)))
 	rt.Handle("GET /{$}", s.page(s.home))
 	rt.Handle("GET /search", s.page(s.search))
 	rt.Handle("GET /article/{slug}", s.page(s.article))
@@ -360,6 +361,13 @@ func (s *Service) categoriesCSS(r *http.Request, _ *session) (response, error) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write([]byte(b.String()))
 	}, nil
+}
+
+// highlightCSS serves the code-highlighting stylesheet, generated from the
+// chroma theme at start (it changes only with the binary).
+func (s *Service) highlightCSS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	_, _ = w.Write(s.md.css)
 }
 
 func (s *Service) categoryByID(ctx context.Context) map[string]Category {
