@@ -25,7 +25,7 @@ run: build ## run every service in one process (embedded default; extra flags: A
 test: ## the full suite CI runs: deps, gofmt, vet, go test, fuzz, newman (scripts/test.sh)
 	bash scripts/test.sh
 
-test-unit: ## Go tests only (no fuzz, no newman); needs the servers scripts/deps.sh provides
+test-unit: ## Go tests only (no fuzz, no newman); needs PostgreSQL and Redis (scripts/deps.sh), NATS is embedded (docs/testing.md)
 	go test ./...
 
 test-web: ## the web UI in headless Chromium (playwright-core) against a live binary; screenshots in test-artifacts/web

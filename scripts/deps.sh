@@ -6,6 +6,11 @@
 #   TUNGSTEN_TEST_REDIS_URL     default redis://127.0.0.1:6379/0
 #   TUNGSTEN_TEST_NATS_URL      default nats://127.0.0.1:4222  (JetStream enabled)
 #
+# go test needs only the first two: without TUNGSTEN_TEST_NATS_URL its NATS
+# tests use an embedded server (docs/testing.md). The NATS server here is for
+# the distributed deployments (newman, faults, SLO gate, bench) and, since it
+# is exported, makes scripts/test.sh's go test run against a real one too.
+#
 # A variable already set is used as given. When a server does not answer, a
 # throwaway one is started on a free 127.0.0.1 port in a temp dir (installing
 # the Debian package first when its binary is missing and we are root) and

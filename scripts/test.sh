@@ -5,7 +5,8 @@
 #   2. gofmt, tidy  no file needs formatting; go.mod/go.sum are tidy (go mod tidy -diff)
 #   3. go vet
 #   4. staticcheck  (pinned, through the module proxy)
-#   5. go test      go test -count=1 ./... against the real servers (TUNGSTEN_TEST_*_URL),
+#   5. go test      go test -count=1 ./... against the real servers (TUNGSTEN_TEST_*_URL; NATS
+#                   too, which a bare go test would embed: docs/testing.md),
 #                   including the API suite (test/api) against the embedded default;
 #                   with CI set, integration tests fail instead of skipping
 #   6. fuzz         every Fuzz target for FUZZTIME (default 10s) each (scripts/fuzz.sh)

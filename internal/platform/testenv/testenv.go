@@ -3,6 +3,8 @@
 // namespace. When a dependency is absent the test is skipped with a clear
 // message, unless CI is set: then it fails, so nothing is silently skipped
 // in CI. scripts/deps.sh provides the servers and exports their URLs.
+// NATS needs no server: without TUNGSTEN_TEST_NATS_URL the tests share one
+// embedded NATS server with JetStream per test process (docs/testing.md).
 package testenv
 
 import (
@@ -26,18 +28,22 @@ const (
 	EnvNATS     = "TUNGSTEN_TEST_NATS_URL"
 )
 
-// Defaults match the servers of a developer machine.
+// Defaults match the servers of a developer machine. NATS has none: an
+// embedded server stands in.
 var defaults = map[string]string{
 	EnvPostgres: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 	EnvRedis:    "redis://127.0.0.1:6379/0",
-	EnvNATS:     "nats://127.0.0.1:4222",
 }
 
 // URL returns the server URL for env, checking that something listens
-// there. It skips the test (fails in CI) when nothing does.
+// there. It skips the test (fails in CI) when nothing does. For EnvNATS
+// unset, it is the URL of this process's embedded server (see Main).
 func URL(t testing.TB, env string) string {
 	t.Helper()
 	u := os.Getenv(env)
+	if u == "" && env == EnvNATS {
+		return embeddedNATS(t)
+	}
 	if u == "" {
 		u = defaults[env]
 	}
