@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stretchr/testify/assert"
 	"net"
 	"os"
 	"os/exec"
@@ -147,12 +148,12 @@ func TestDoctorEval(t *testing.T) {
 	}
 	if c.mode == "short" {
 		for _, f := range shortFailures(c.classes, results) {
-			t.Error(f)
+			assert.Fail(t, f)
 		}
 	} else {
 		for _, r := range results {
 			if r.DoctorError != "" {
-				t.Errorf("trial %d (%s): the doctor failed: %s", r.N, r.Class, r.DoctorError)
+				assert.Failf(t, "the doctor failed", "trial %d (%s): %s", r.N, r.Class, r.DoctorError)
 			}
 		}
 	}
@@ -192,7 +193,7 @@ func runTrial(t *testing.T, c config, g *rig, l *load, base map[string]routeStat
 	clear, err := g.inject(tr)
 	if err != nil {
 		r.Note = "injection failed: " + err.Error()
-		t.Errorf("trial %d %s on %s: %v", tr.N, tr.Class, tr.Target, err)
+		assert.Failf(t, "injection failed", "trial %d %s on %s: %v", tr.N, tr.Class, tr.Target, err)
 		r.DoctorError = "not run: " + r.Note
 		return r
 	}
@@ -222,7 +223,7 @@ func runTrial(t *testing.T, c config, g *rig, l *load, base map[string]routeStat
 	}
 	_ = os.WriteFile(filepath.Join(c.art, fmt.Sprintf("trial-%02d-%s.json", tr.N, tr.Class)), stdout, 0o644)
 	if err := clear(); err != nil {
-		t.Errorf("trial %d: clearing %s: %v", tr.N, tr.Class, err)
+		assert.Failf(t, "clearing the fault failed", "trial %d: clearing %s: %v", tr.N, tr.Class, err)
 	}
 	cleared := time.Now()
 	r.Recovered = waitRecovered(l, base)
@@ -472,6 +473,6 @@ func freePort(t *testing.T, host string) int {
 			return p
 		}
 	}
-	t.Fatalf("no free port on %s", host)
+	require.FailNow(t, "no free port on "+host)
 	return 0
 }

@@ -136,7 +136,7 @@ func TestConsumerStopsHandlingWhenCancelled(t *testing.T) {
 	case err := <-done:
 		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
+		require.Fail(t, "Run did not return after cancel")
 	}
 	require.Equal(t, int32(1), calls.Load(), "messages were handled after the context was cancelled")
 }
@@ -163,7 +163,7 @@ func TestConsumerRunFailsWhenItsDurableIsDeleted(t *testing.T) {
 		require.Error(t, err)
 		require.True(t, errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound), "%v", err)
 	case <-time.After(15 * time.Second):
-		t.Fatal("Run kept going after its consumer was deleted")
+		require.Fail(t, "Run kept going after its consumer was deleted")
 	}
 }
 
