@@ -45,6 +45,8 @@ type Article struct {
 	// SearchSnippet is where a search matched (search results only), as
 	// plain-text parts for the template to escape; Match parts get <mark>.
 	SearchSnippet []SnippetPart `json:"searchSnippet"`
+	// ReadingMinutes is the blog's reading time of the body; 0 when unknown.
+	ReadingMinutes int `json:"readingMinutes"`
 }
 
 // SnippetPart is a piece of a search snippet.

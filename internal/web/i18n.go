@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/text/language"
+
+	"github.com/tungsten-blog/tungsten/internal/platform/readingtime"
 )
 
 // The UI speaks English and Korean (ADR 0014). Every string a user sees
@@ -136,7 +138,7 @@ func (l *locale) Date(s string) string {
 
 // ReadingTime says how long a text takes to read ("3 min read" / "3분 읽기").
 func (l *locale) ReadingTime(text string) string {
-	return l.T("article.reading_time", readingMinutes(text))
+	return l.T("article.reading_time", readingtime.Minutes(text))
 }
 
 // categoryKeys name the blog's fixed categories (its first migration) in

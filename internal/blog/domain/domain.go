@@ -25,6 +25,7 @@ type Article struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	Snippet        []search.Part // search results only: where the query matched
+	ReadingMinutes int           // stored with the body (readingtime.Minutes); 0 until measured
 }
 
 // Comment is a comment on an article.

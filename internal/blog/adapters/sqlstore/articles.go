@@ -10,6 +10,7 @@ import (
 
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/readingtime"
 )
 
 // Article returns the article with slug, body and tags included.
@@ -120,10 +121,12 @@ func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, autho
 		now := s.now()
 		ms := now.UnixMilli()
 		var id int64
+		minutes := readingtime.Minutes(in.Body) // lists show it without loading bodies
 		err = tx.QueryRowContext(ctx, `INSERT INTO articles
-			(slug, title, description, body, author_id, author_username, category, favorites_count, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8) RETURNING id`,
-			slug, in.Title, in.Description, in.Body, authorID, authorUsername, nullIfEmpty(in.Category), ms).Scan(&id)
+			(slug, title, description, body, author_id, author_username, category, favorites_count, created_at, updated_at,
+			reading_minutes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9) RETURNING id`,
+			slug, in.Title, in.Description, in.Body, authorID, authorUsername, nullIfEmpty(in.Category), ms, minutes).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("inserting article: %w", err)
 		}
@@ -137,6 +140,7 @@ func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, autho
 			ID: id, Slug: slug, Title: in.Title, Description: in.Description, Body: in.Body,
 			Tags: tagsOrEmpty(slices.Clone(in.Tags)), AuthorID: authorID, AuthorUsername: authorUsername,
 			Category: in.Category, CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms),
+			ReadingMinutes: minutes,
 		}
 		if err := s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
 			ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms}); err != nil {
@@ -175,9 +179,10 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 			}
 		}
 		ms := max(s.now().UnixMilli(), cur.CreatedAt.UnixMilli())
+		minutes := readingtime.Minutes(in.Body)
 		_, err = tx.ExecContext(ctx, `UPDATE articles SET slug = $1, title = $2, description = $3, body = $4,
-			category = $5, updated_at = $6 WHERE id = $7`,
-			newSlug, in.Title, in.Description, in.Body, nullIfEmpty(in.Category), ms, cur.ID)
+			category = $5, updated_at = $6, reading_minutes = $7 WHERE id = $8`,
+			newSlug, in.Title, in.Description, in.Body, nullIfEmpty(in.Category), ms, minutes, cur.ID)
 		if err != nil {
 			return fmt.Errorf("updating article: %w", err)
 		}
@@ -196,6 +201,7 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 		}
 		a = cur
 		a.Slug, a.Title, a.Description, a.Body = newSlug, in.Title, in.Description, in.Body
+		a.ReadingMinutes = minutes
 		a.Tags, a.Category, a.UpdatedAt = tagsOrEmpty(slices.Clone(in.Tags)), in.Category, domain.FromMillis(ms)
 		ev := domain.ArticleEvent{ArticleID: cur.ID, Slug: newSlug, AuthorID: cur.AuthorID, Category: in.Category, At: ms}
 		if newSlug != cur.Slug {

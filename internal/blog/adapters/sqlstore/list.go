@@ -9,6 +9,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/blog/search"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
+	"github.com/tungsten-blog/tungsten/internal/platform/readingtime"
 )
 
 // snippetBodyRunes is how much of each body a search page loads to cut its
@@ -197,11 +198,15 @@ const reindexBatch = 200
 func (s *Store) Reindex(ctx context.Context) (int, error) {
 	// Walk the ids upwards from the last batch: one pass over the table,
 	// whatever its size (looking the index up per row on SQLite).
-	missing := `SELECT id, title, description, body FROM articles WHERE search IS NULL AND id > $1
+	// Rows not measured for reading time (older than migration 0005) are
+	// indexed again too, which measures them.
+	missing := `SELECT id, title, description, body FROM articles
+		WHERE (search IS NULL OR reading_minutes IS NULL) AND id > $1
 		ORDER BY id LIMIT $2` + s.forUpdate()
 	if s.db.Dialect != database.Postgres {
 		missing = `SELECT id, title, description, body FROM articles a WHERE id > $1
-			AND NOT EXISTS (SELECT 1 FROM articles_search WHERE rowid = a.id) ORDER BY id LIMIT $2`
+			AND (a.reading_minutes IS NULL OR NOT EXISTS (SELECT 1 FROM articles_search WHERE rowid = a.id))
+			ORDER BY id LIMIT $2`
 	}
 	total := 0
 	var after int64
@@ -233,6 +238,11 @@ func (s *Store) Reindex(ctx context.Context) (int, error) {
 			for _, d := range docs {
 				if err := s.indexArticle(ctx, tx, d.id, d.title, d.description, d.body); err != nil {
 					return err
+				}
+				// Writes store it with the body; this is for rows older than the column.
+				if _, err := tx.ExecContext(ctx, `UPDATE articles SET reading_minutes = $1 WHERE id = $2`,
+					readingtime.Minutes(d.body), d.id); err != nil {
+					return fmt.Errorf("measuring article %d: %w", d.id, err)
 				}
 			}
 			n = len(docs)

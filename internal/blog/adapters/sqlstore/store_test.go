@@ -119,6 +119,7 @@ var contract = []struct {
 	{"Search", testSearch},
 	{"SearchRanking", testRanking},
 	{"SearchReindex", testReindex},
+	{"ReadingMinutes", testReadingMinutes},
 	{"SearchBounds", testSearchBounds},
 	{"OrderingCountsPagination", testPaging},
 	{"Favorites", testFavorites},
@@ -451,6 +452,23 @@ func testReindex(f *fixture) {
 	n, err = f.store.Reindex(f.ctx)
 	assert.NoError(t, err)
 	assert.Zero(t, n, "second Reindex")
+}
+
+// testReadingMinutes: lists carry the reading time stored with the body,
+// and Reindex measures the rows written before the column existed.
+func testReadingMinutes(f *fixture) {
+	t := f.t
+	a := f.create("읽기 시간", 1, nil, "")
+	require.Equal(t, 1, a.ReadingMinutes, "created")
+	_, err := f.db.ExecContext(f.ctx, `UPDATE articles SET reading_minutes = NULL WHERE id = $1`, a.ID)
+	require.NoError(t, err)
+	require.Zero(t, f.list(domain.ListQuery{}).Articles[0].ReadingMinutes, "not measured yet")
+	n, err := f.store.Reindex(f.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "Reindex")
+	list := f.list(domain.ListQuery{})
+	require.Equal(t, a.Slug, list.Articles[0].Slug)
+	require.Equal(t, 1, list.Articles[0].ReadingMinutes, "measured by Reindex")
 }
 
 func testPaging(f *fixture) {

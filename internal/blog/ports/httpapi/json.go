@@ -27,6 +27,9 @@ type articleJSON struct {
 	// SearchSnippet (a Tungsten extension) is where a search matched, in
 	// search results only: plain-text parts, the matched ones marked.
 	SearchSnippet []snippetPartJSON `json:"searchSnippet,omitempty"`
+	// ReadingMinutes (a Tungsten extension) is the body's reading time, in
+	// lists too, which carry no body; absent while not measured yet.
+	ReadingMinutes int `json:"readingMinutes,omitempty"`
 }
 
 type snippetPartJSON struct {
@@ -75,6 +78,7 @@ func newArticle(a app.ArticleView, withBody bool) articleJSON {
 		Slug: a.Slug, Title: a.Title, Description: a.Description, TagList: a.Tags,
 		CreatedAt: domain.FormatTime(a.CreatedAt), UpdatedAt: domain.FormatTime(a.UpdatedAt),
 		Favorited: a.Favorited, FavoritesCount: a.FavoritesCount, Author: newProfile(a.Author),
+		ReadingMinutes: a.ReadingMinutes,
 	}
 	if out.TagList == nil {
 		out.TagList = []string{}

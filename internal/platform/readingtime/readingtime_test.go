@@ -1,4 +1,4 @@
-package web
+package readingtime
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestReadingMinutes(t *testing.T) {
+func TestMinutes(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
@@ -24,9 +24,14 @@ func TestReadingMinutes(t *testing.T) {
 		{"mixed: 1,000 syllables and 275 words", strings.Repeat("가나다라마바사아자차 ", 100) + strings.Repeat("Grafana ", 275), 3},
 		{"punctuation and markup are not words", strings.Repeat("- ** # > ` ", 1000), 1},
 		{"jamo and compatibility jamo are Hangul", strings.Repeat("ㅋ", 1001), 3},
+		{"fenced code is not counted", "intro\n```go\n" + strings.Repeat("word ", 1000) + "\n```\noutro\n", 1},
+		{"tilde fences too, closed by a longer run", "~~~\n" + strings.Repeat("가나다 ", 1000) + "\n~~~~\n" + strings.Repeat("word ", 276), 2},
+		{"an unclosed fence runs to the end", "a\n````\n" + strings.Repeat("word ", 1000) + "\n```\n", 1},
+		{"indented four spaces is not a fence", "    ```\n" + strings.Repeat("word ", 276), 2},
+		{"inline backticks are counted", "``` not a fence ` here\n" + strings.Repeat("word ", 276), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, readingMinutes(tc.text))
+			require.Equal(t, tc.want, Minutes(tc.text))
 		})
 	}
 }
