@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,13 +117,17 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-var userSeq = time.Now().UnixNano()
+// userSeq numbers the users tests sign up; tests run in parallel.
+var userSeq = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(time.Now().UnixNano())
+	return &n
+}()
 
 // signUp registers a fresh user through the sign-up form and returns the name.
 func (b *browser) signUp() string {
 	b.t.Helper()
-	userSeq++
-	name := fmt.Sprintf("u%d", userSeq)
+	name := fmt.Sprintf("u%d", userSeq.Add(1))
 	p := b.post("/register", url.Values{"username": {name}, "email": {name + "@example.com"}, "password": {"password123"}})
 	require.Equal(b.t, http.StatusSeeOther, p.Status, p.Body)
 	return name

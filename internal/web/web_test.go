@@ -72,8 +72,7 @@ func TestCSRFTokenIsRequired(t *testing.T) {
 func TestSessionCookieFlags(t *testing.T) {
 	t.Parallel()
 	b := newBrowser(t)
-	userSeq++
-	name := fmt.Sprintf("c%d", userSeq)
+	name := fmt.Sprintf("c%d", userSeq.Add(1))
 	// Behind TLS (a trusted proxy says https): the CSRF cookie is __Host- and
 	// Secure, the session cookie Secure, and HSTS is on. The jar does not send
 	// Secure cookies over http, so the cookies travel by hand here.
