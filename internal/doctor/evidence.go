@@ -36,6 +36,7 @@ type Snapshot struct {
 	Nodes        []Node
 	Services     map[string]ServiceRED
 	Deps         []Dep
+	Memory       []Resident
 	Alerts       []Alert
 	LogErrors    []LogErrors
 	Hops         []Hop
@@ -87,6 +88,16 @@ type Dep struct {
 	Client, Datastore, Signal string
 	Now, Base, Floor          float64
 	Reproduce                 string
+}
+
+// Resident is a component's resident memory in bytes (its largest process)
+// now and on average over the baseline: a leak shows as growth long before
+// the pod reaches its limit (a limit of 512 MiB leaves a 70 MiB service
+// room to grow sevenfold).
+type Resident struct {
+	Component string
+	Now, Base float64
+	Reproduce string
 }
 
 // Alert is a firing Prometheus alert.
@@ -146,6 +157,7 @@ func (s *Snapshot) Merge(o Snapshot) {
 		s.Services[k] = v
 	}
 	s.Deps = append(s.Deps, o.Deps...)
+	s.Memory = append(s.Memory, o.Memory...)
 	s.Alerts = append(s.Alerts, o.Alerts...)
 	s.LogErrors = append(s.LogErrors, o.LogErrors...)
 	s.Hops = append(s.Hops, o.Hops...)

@@ -9,16 +9,18 @@ import (
 // Thresholds: an anomaly must cross both a ratio to its baseline and an
 // absolute floor, so a quiet system with a noisy baseline stays quiet.
 const (
-	ErrRatioFloor  = 0.05  // 5xx ratio above 5% ...
-	ErrRatioFactor = 3.0   // ... and above 3x the baseline
-	P99Floor       = 0.100 // p99 above 100 ms ...
-	P99Factor      = 2.0   // ... and above 2x the baseline
-	MinRate        = 0.05  // req/s under which RED is not judged
-	DepFactor      = 3.0   // a dependency signal above 3x its baseline and its floor
-	UsageRatio     = 0.85  // CPU or memory above 85% of the limit
-	LogFactor      = 3.0   // errors logged (lines and the repeats the handler suppressed) above 3x the baseline ...
-	LogFloor       = 20    // ... and at least this many in the window
-	Threshold      = 0.3   // a component scoring less is not a verdict
+	ErrRatioFloor  = 0.05     // 5xx ratio above 5% ...
+	ErrRatioFactor = 3.0      // ... and above 3x the baseline
+	P99Floor       = 0.100    // p99 above 100 ms ...
+	P99Factor      = 2.0      // ... and above 2x the baseline
+	MinRate        = 0.05     // req/s under which RED is not judged
+	DepFactor      = 3.0      // a dependency signal above 3x its baseline and its floor
+	UsageRatio     = 0.85     // CPU or memory above 85% of the limit
+	GrowthFactor   = 2.0      // resident memory above 2x its baseline ...
+	GrowthFloor    = 64 << 20 // ... and at least 64 MiB more: growing, far from any limit yet
+	LogFactor      = 3.0      // errors logged (lines and the repeats the handler suppressed) above 3x the baseline ...
+	LogFloor       = 20       // ... and at least this many in the window
+	Threshold      = 0.3      // a component scoring less is not a verdict
 )
 
 // Scores of one step's finding; a direct observation (a pod crashing, a
@@ -143,6 +145,11 @@ func Diagnose(snap Snapshot) Diagnosis {
 		}
 		if p.MemRatio > UsageRatio {
 			s.add(p.Component, scoreUsage, StepNode, fmt.Sprintf("pod %s memory at %.0f%% of its limit", p.Name, 100*p.MemRatio), p.Reproduce)
+		}
+	}
+	for _, m := range snap.Memory {
+		if m.Base > 0 && m.Now > GrowthFactor*m.Base && m.Now-m.Base >= GrowthFloor {
+			s.add(m.Component, scoreUsage, StepMetrics, fmt.Sprintf("%s: resident memory %.0f MiB (baseline %.0f MiB)", m.Component, m.Now/(1<<20), m.Base/(1<<20)), m.Reproduce)
 		}
 	}
 	for _, p := range snap.Processes {

@@ -140,6 +140,18 @@ func TestDiagnose(t *testing.T) {
 			return Snapshot{Services: red, Deps: healthyDeps(), Nodes: []Node{{Name: "n1", CPURatio: 0.9, MemRatio: 0.13}},
 				Pods: []Pod{{Component: "web", Name: "web-1", Phase: "Running", Ready: true, CPURatio: 0.97}}}
 		}, "web"},
+		{"memory growing far from the limit", func() Snapshot {
+			return Snapshot{Services: healthyRED(), Deps: healthyDeps(), Memory: []Resident{
+				{Component: "users", Now: 240 << 20, Base: 72 << 20},
+				{Component: "blog", Now: 80 << 20, Base: 70 << 20},
+			}}
+		}, "users"},
+		{"memory doubled but small, or no baseline (a new service)", func() Snapshot {
+			return Snapshot{Services: healthyRED(), Deps: healthyDeps(), Memory: []Resident{
+				{Component: "web", Now: 90 << 20, Base: 40 << 20},
+				{Component: "auth", Now: 300 << 20, Base: 0},
+			}}
+		}, None},
 		{"single noisy sample under floors", func() Snapshot {
 			red := healthyRED()
 			red["blog"] = ServiceRED{Rate: 10, ErrRatio: 0.02, P99: 0.09, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.02}

@@ -169,6 +169,37 @@ const (
 	p99Q  = `histogram_quantile(0.99, sum by (service, le) (rate(tungsten_http_request_duration_seconds_bucket%s)))`
 )
 
+// Resident memory per component (the PodMonitor's and the loopback scrape
+// config's target label): the largest process now, and the largest of the
+// processes' averages over the baseline.
+const (
+	rssNowQ  = `max by (target) (process_resident_memory_bytes{job="tungsten"})`
+	rssBaseQ = `max by (target) (avg_over_time(process_resident_memory_bytes{job="tungsten"}%s))`
+)
+
+// collectMemory adds each component's resident memory now and in the baseline.
+func (c *Client) collectMemory(ctx context.Context, w doctor.Window, snap *doctor.Snapshot) {
+	cur, err := c.Query(ctx, rssNowQ)
+	if err != nil {
+		snap.Notes = append(snap.Notes, doctor.Evidence{Step: doctor.StepMetrics, Component: doctor.None, Summary: "query failed: " + err.Error(), Reproduce: rssNowQ})
+		return
+	}
+	baseQ := fmt.Sprintf(rssBaseQ, base(w))
+	prev, _ := c.Query(ctx, baseQ)
+	baseBy := map[string]float64{}
+	for _, s := range prev {
+		baseBy[s.Labels["target"]] = s.Value
+	}
+	for _, s := range cur {
+		comp := s.Labels["target"]
+		if comp == "" {
+			continue
+		}
+		snap.Memory = append(snap.Memory, doctor.Resident{Component: comp, Now: s.Value, Base: baseBy[comp],
+			Reproduce: "PromQL: " + rssNowQ + " ; " + baseQ})
+	}
+}
+
 // Collect fills snap's metrics part. An error means Prometheus could not be
 // consulted at all; a failing single query becomes a note.
 func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snapshot) error {
@@ -225,6 +256,8 @@ func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 				Reproduce: "PromQL: " + fmt.Sprintf(d.expr, n)})
 		}
 	}
+
+	c.collectMemory(ctx, w, snap)
 
 	body, err := c.get(ctx, strings.TrimRight(c.URL, "/")+"/api/v1/alerts")
 	if err == nil {

@@ -59,3 +59,9 @@ func FuzzDecode(f *testing.F) {
 		_, _ = DecodeAlerts([]byte(s))
 	})
 }
+
+func TestMemoryQueriesRender(t *testing.T) {
+	q := fmt.Sprintf(rssBaseQ, base(doctor.Window{Window: time.Minute, Baseline: 5 * time.Minute}))
+	require.Equal(t, `max by (target) (avg_over_time(process_resident_memory_bytes{job="tungsten"}[300s] offset 60s))`, q)
+	require.NotContains(t, rssNowQ, "%")
+}
