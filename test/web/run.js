@@ -86,9 +86,19 @@ async function shoot(page, name) {
 async function inert(page) {
   const bad = await page.evaluate(() => {
     const out = [];
+    let dataBlocks = 0;
     for (const s of document.querySelectorAll('script')) {
+      // The article's JSON-LD is a data block, never run: allowed once, when it is
+      // whole JSON (a payload that broke out of it would leave it unparsable or
+      // add an element of its own).
+      if (!s.src && s.type === 'application/ld+json') {
+        dataBlocks++;
+        try { JSON.parse(s.textContent); } catch (e) { out.push('JSON-LD that is not JSON: ' + s.outerHTML.slice(0, 80)); }
+        continue;
+      }
       if (!s.src || new URL(s.src).pathname !== '/static/app.js') out.push('script element: ' + s.outerHTML.slice(0, 80));
     }
+    if (dataBlocks > 1) out.push(dataBlocks + ' JSON-LD blocks');
     for (const el of document.querySelectorAll('*')) {
       for (const a of el.attributes) {
         if (/^on/i.test(a.name)) out.push(`${el.tagName} has ${a.name}`);
