@@ -22,20 +22,7 @@ func TestLogSearch(t *testing.T) {
 	vlogs := env(t, "TUNGSTEN_CLUSTER_VICTORIALOGS")
 	token := register(t, gw)
 
-	id := make([]byte, 24)
-	_, err := rand.Read(id)
-	require.NoError(t, err)
-	traceID, spanID := hex.EncodeToString(id[:16]), hex.EncodeToString(id[16:])
-	body := `{"article":{"title":"log search ` + traceID[:8] + `","description":"d","body":"b","tagList":["logs"]}}`
-	req, err := http.NewRequest(http.MethodPost, gw+"/api/articles", strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Token "+token)
-	req.Header.Set("Traceparent", "00-"+traceID+"-"+spanID+"-01")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	traceID := tracedWrite(t, gw, token, "log search")
 
 	entries := logsearch.WaitTrace(t, vlogs, traceID, 2, 90*time.Second,
 		"kubernetes.pod_name", "kubernetes.container_name", "kubernetes.pod_namespace")
@@ -46,4 +33,25 @@ func TestLogSearch(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(pods), 2, "lines of trace_id:%s from pods %v", traceID, pods)
 	t.Logf("VictoriaLogs: %d lines for trace_id:%s from services %v in %d pods", len(entries), traceID, logsearch.Services(entries), len(pods))
+}
+
+// tracedWrite publishes one article through the gateway with a traceparent of its own,
+// sampled, and returns its trace ID: the request the log and trace checks follow.
+func tracedWrite(t *testing.T, gw, token, what string) string {
+	t.Helper()
+	id := make([]byte, 24)
+	_, err := rand.Read(id)
+	require.NoError(t, err)
+	traceID, spanID := hex.EncodeToString(id[:16]), hex.EncodeToString(id[16:])
+	body := `{"article":{"title":"` + what + ` ` + traceID[:8] + `","description":"d","body":"b","tagList":["traced"]}}`
+	req, err := http.NewRequest(http.MethodPost, gw+"/api/articles", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Token "+token)
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+spanID+"-01")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	return traceID
 }

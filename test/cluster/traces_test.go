@@ -1,14 +1,8 @@
 package cluster
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/test/internal/tracecheck"
 )
@@ -24,20 +18,7 @@ func TestTraces(t *testing.T) {
 	jaeger := env(t, "TUNGSTEN_CLUSTER_JAEGER")
 	token := register(t, gw)
 
-	id := make([]byte, 24)
-	_, err := rand.Read(id)
-	require.NoError(t, err)
-	traceID, spanID := hex.EncodeToString(id[:16]), hex.EncodeToString(id[16:])
-	body := `{"article":{"title":"trace ` + traceID[:8] + `","description":"d","body":"b","tagList":["traces"]}}`
-	req, err := http.NewRequest(http.MethodPost, gw+"/api/articles", strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Token "+token)
-	req.Header.Set("Traceparent", "00-"+traceID+"-"+spanID+"-01")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, http.StatusCreated, res.StatusCode)
+	traceID := tracedWrite(t, gw, token, "trace")
 
 	// The exporters batch for up to 5 s (OTEL_BSP_SCHEDULE_DELAY's default), Jaeger for 1 s.
 	tr := tracecheck.Check(t, jaeger, traceID, 60*time.Second)
