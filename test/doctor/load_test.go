@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -22,14 +25,17 @@ import (
 // last minutes of results kept per route so the harness can tell when a fault shows
 // and when it is gone.
 type load struct {
-	attacker *vegeta.Attacker
-	done     chan struct{}
+	targeter vegeta.Targeter
+	rate     int
+	until    time.Time // the attack stops by itself then
 
-	mu      sync.Mutex
-	recent  []sample // the last keep of results, oldest first
-	sent    int
-	failed  int
-	started time.Time
+	mu       sync.Mutex
+	attacker *vegeta.Attacker
+	done     chan struct{} // closed when the current attack's results are all read
+	recent   []sample      // the last keep of results, oldest first
+	sent     int
+	failed   int
+	restarts int
 }
 
 type sample struct {
@@ -118,19 +124,48 @@ func startLoad(gw string, rate int, d time.Duration) (*load, error) {
 		*tgt = reads[int(i-i/5)%len(reads)] // the reads' own count: every read is drawn in turn
 		return nil
 	}
-	l := &load{
-		attacker: vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(8),
-			vegeta.MaxWorkers(64), vegeta.MaxBody(64<<10), vegeta.Redirects(vegeta.NoFollow)),
-		done: make(chan struct{}), started: time.Now(),
-	}
-	results := l.attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, "doctor-eval")
+	l := &load{targeter: targeter, rate: rate, until: time.Now().Add(d)}
+	l.attack()
+	return l, nil
+}
+
+// attack starts a new attacker for the rest of the load's duration.
+func (l *load) attack() {
+	a := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Workers(8),
+		vegeta.MaxWorkers(64), vegeta.MaxBody(64<<10), vegeta.Redirects(vegeta.NoFollow))
+	done := make(chan struct{})
+	results := a.Attack(l.targeter, vegeta.Rate{Freq: l.rate, Per: time.Second}, time.Until(l.until), "doctor-eval")
 	go func() {
-		defer close(l.done)
+		defer close(done)
 		for r := range results {
 			l.add(r)
 		}
 	}()
-	return l, nil
+	l.mu.Lock()
+	l.attacker, l.done = a, done
+	l.mu.Unlock()
+}
+
+// restart replaces an attack that stopped sending (on 2026-12-06 one did after the
+// gateway was OOM-killed, cause not found): the goroutines of the test process go
+// to dump first, so the next occurrence can be explained, then a new attacker takes
+// over and the old one is told to stop without waiting for it.
+func (l *load) restart(dump string) error {
+	f, err := os.Create(dump)
+	if err != nil {
+		return err
+	}
+	werr := pprof.Lookup("goroutine").WriteTo(f, 2)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.attacker
+	l.restarts++
+	l.mu.Unlock()
+	old.Stop()
+	l.attack()
+	return nil
 }
 
 // route names a request by what it exercises.
@@ -223,10 +258,18 @@ func degraded(w, base map[string]routeStats) []string {
 	return out
 }
 
-func (l *load) stop() (sent, failed int) {
-	l.attacker.Stop()
-	<-l.done
+// stop ends the current attack (a replaced one may still be stuck; it ends with the
+// process) and returns the totals.
+func (l *load) stop() (sent, failed, restarts int) {
+	l.mu.Lock()
+	a, done := l.attacker, l.done
+	l.mu.Unlock()
+	a.Stop()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second): // the results of requests in flight: at most the 10 s timeout
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sent, l.failed
+	return l.sent, l.failed, l.restarts
 }
