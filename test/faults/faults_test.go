@@ -7,7 +7,8 @@
 // checked afterwards: present exactly once, visible through the API (list
 // counts caught up), outboxes drained. The table goes to
 // test-artifacts/faults/ and the test fails on a lost or duplicated write,
-// derived state that did not catch up, or a recovery slower than 10 s.
+// derived state that did not catch up, an outbox left undrained, a 5xx
+// during a fault without Retry-After, or a recovery slower than 10 s.
 //
 // scripts/test-faults.sh builds what it needs and sets the environment
 // (harness_test.go); without it the suite skips.
@@ -70,11 +71,13 @@ type result struct {
 	Replayed            int64          `json:"replayed"`
 	WriteErrors         map[string]int `json:"write_errors_during_fault"`
 	ReadErrors          map[string]int `json:"read_errors_during_fault"`
+	NoRetryAfter        map[string]int `json:"5xx_without_retry_after_during_fault"`
 	ReadsDuringFault    int64          `json:"reads_during_fault"`
 	ReadsOKDuringFault  int64          `json:"reads_ok_during_fault"`
 	RecoverySeconds     float64        `json:"recovery_seconds"`
 	BacklogPeak         float64        `json:"outbox_backlog_peak"`
 	BacklogDrainSeconds float64        `json:"outbox_drain_seconds"`
+	OutboxLeft          int64          `json:"outbox_rows_left"`
 	Derived             string         `json:"derived_state"`
 	ReadsMustServe      bool           `json:"reads_must_serve"`
 	WantReplays         bool           `json:"want_replays"`
@@ -202,6 +205,11 @@ func TestFaults(t *testing.T) {
 		assert.Equal(t, "ok", r.Derived, "%s: derived state did not catch up", r.Scenario)
 		assert.False(t, r.ReadsMustServe && r.ReadsOKDuringFault < r.ReadsDuringFault,
 			"%s: reads failed during a fault that leaves their store up: %s", r.Scenario, fmtCounts(r.ReadErrors))
+		assert.Empty(t, r.NoRetryAfter,
+			"%s: 5xx answered during the fault without Retry-After (a dependency was down: the client should be told when to retry)", r.Scenario)
+		assert.True(t, r.BacklogDrainSeconds >= 0,
+			"%s: the outbox backlog gauge never came back to 0 after the heal (peak %.0f)", r.Scenario, r.BacklogPeak)
+		assert.Zero(t, r.OutboxLeft, "%s: outbox rows left in PostgreSQL 30 s after the load stopped", r.Scenario)
 		assert.True(t, r.RecoverySeconds >= 0 && r.RecoverySeconds <= recoveryGoal.Seconds(),
 			"%s: recovery took %.1fs (goal < %s; -1: never)", r.Scenario, r.RecoverySeconds, recoveryGoal)
 	}
@@ -281,6 +289,7 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 	time.Sleep(3 * time.Second) // load after recovery
 	acked := l.finish()
 	r.WriteErrors, r.ReadErrors, r.GaveUp, r.Replayed = l.writeErrs.snapshot(), l.readErrs.snapshot(), l.gaveUp.Load(), l.replayed.Load()
+	r.NoRetryAfter = l.noRetryAfter.snapshot()
 	r.Acknowledged = len(acked)
 
 	// Outbox drained: the gauge back at 0 once the load stopped, at the latest.
@@ -299,6 +308,7 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 		r.BacklogDrainSeconds = drainedAt.Sub(healed).Seconds()
 	}
 
+	r.OutboxLeft = s.outboxLeft(t)
 	r.Lost, r.Duplicated = s.checkStored(t, prefix, acked)
 	r.Derived = s.checkDerived(t, ws, follower)
 	// Wait for everything to be ready before the next scenario.
@@ -347,6 +357,25 @@ func (s *suite) probe(w writer) bool {
 	}
 	st, _, err = do(ctx, http.MethodGet, s.c.api+"/api/articles/feed?limit=1", w.token, "", nil)
 	return err == nil && st == http.StatusOK
+}
+
+// outboxLeft counts, in PostgreSQL itself, the rows left in the users' and
+// the blog's outboxes, polling for up to 30 s until there are none: the
+// relays must drain what the scenario wrote (the gauge is the relays' own
+// view; the table is the truth).
+func (s *suite) outboxLeft(t *testing.T) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.ds.adminPG)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var n int64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		require.NoError(t, conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM users.outbox) + (SELECT count(*) FROM blog.outbox)`).Scan(&n))
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+	}
 }
 
 // checkStored counts, in PostgreSQL itself (not through the proxy), the
@@ -451,8 +480,8 @@ func fmtCounts(m map[string]int) string {
 
 func renderTable(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| scenario | acknowledged | lost | duplicated | replayed | write errors during fault | read errors during fault | reads served during fault | seconds to full recovery | outbox backlog peak | outbox drained after (s) | derived state |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | acknowledged | lost | duplicated | replayed | write errors during fault | read errors during fault | 5xx without Retry-After | reads served during fault | seconds to full recovery | outbox backlog peak | outbox drained after (s) | derived state |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		served := "-"
 		if r.ReadsDuringFault > 0 {
@@ -461,8 +490,15 @@ func renderTable(rs []result) string {
 		if !r.ReadsMustServe {
 			served += " (read path down)"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %s | %s | %.1f | %.0f | %.1f | %s |\n", r.Scenario, r.Acknowledged, r.Lost, r.Duplicated, r.Replayed,
-			fmtCounts(r.WriteErrors), fmtCounts(r.ReadErrors), served, r.RecoverySeconds, r.BacklogPeak, r.BacklogDrainSeconds, r.Derived)
+		drained := fmt.Sprintf("%.1f", r.BacklogDrainSeconds)
+		if r.BacklogDrainSeconds < 0 {
+			drained = "never"
+		}
+		if r.OutboxLeft > 0 {
+			drained += fmt.Sprintf(" (%d rows left)", r.OutboxLeft)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %s | %s | %s | %.1f | %.0f | %s | %s |\n", r.Scenario, r.Acknowledged, r.Lost, r.Duplicated, r.Replayed,
+			fmtCounts(r.WriteErrors), fmtCounts(r.ReadErrors), fmtCounts(r.NoRetryAfter), served, r.RecoverySeconds, r.BacklogPeak, drained, r.Derived)
 	}
 	return b.String()
 }

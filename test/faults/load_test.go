@@ -127,12 +127,17 @@ type load struct {
 	ackAt []time.Time       // when each write was acknowledged
 
 	writeErrs, readErrs statusCounts
-	reads, readsOK      atomic.Int64
-	attempts            atomic.Int64
-	gaveUp              atomic.Int64
-	replayed            atomic.Int64
-	wg                  sync.WaitGroup
-	stop                chan struct{}
+	// noRetryAfter: 5xx answers during the fault without a Retry-After
+	// header, by status. Every fault of the suite is a dependency down or
+	// degraded, so every such 5xx is one a client should be told when to
+	// retry (the "with Retry-After where it helps").
+	noRetryAfter   statusCounts
+	reads, readsOK atomic.Int64
+	attempts       atomic.Int64
+	gaveUp         atomic.Int64
+	replayed       atomic.Int64
+	wg             sync.WaitGroup
+	stop           chan struct{}
 }
 
 func startLoad(api, prefix string, writers []writer, readers int) *load {
@@ -182,6 +187,7 @@ func (l *load) write(i int, w writer) {
 			}
 			if l.faultOn.Load() {
 				l.writeErrs.add(statusKey(st, err))
+				l.checkRetryAfter(st, h, err)
 			}
 			if time.Now().After(deadline) {
 				l.gaveUp.Add(1)
@@ -197,16 +203,36 @@ func (l *load) read() {
 	defer l.wg.Done()
 	for !l.stopped() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		st, _, err := do(ctx, http.MethodGet, l.api+"/api/articles?limit=10", "", "", nil)
+		st, _, h, err := doHeader(ctx, http.MethodGet, l.api+"/api/articles?limit=10", "", "", nil)
 		cancel()
 		l.reads.Add(1)
 		if err == nil && st == http.StatusOK {
 			l.readsOK.Add(1)
 		} else if l.faultOn.Load() {
 			l.readErrs.add(statusKey(st, err))
+			l.checkRetryAfter(st, h, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// checkRetryAfter counts a 5xx answer that does not say when to retry: a
+// Retry-After of delay-seconds (what WriteError sends) or an HTTP date.
+func (l *load) checkRetryAfter(st int, h http.Header, err error) {
+	if err != nil || st < 500 {
+		return
+	}
+	if !validRetryAfter(h.Get("Retry-After")) {
+		l.noRetryAfter.add(strconv.Itoa(st))
+	}
+}
+
+func validRetryAfter(v string) bool {
+	if n, err := strconv.Atoi(v); err == nil {
+		return n >= 0
+	}
+	_, err := http.ParseTime(v)
+	return err == nil
 }
 
 // finish stops new writes and waits for the ones in flight to end.

@@ -29,3 +29,15 @@ other 7
 	_, err = scrapeSum(srv.URL, "tungsten_missing")
 	require.Error(t, err)
 }
+
+// A 5xx counts as telling the client when to retry only with a Retry-After
+// the client can read: delay-seconds or an HTTP date.
+func TestValidRetryAfter(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{
+		"1": true, "0": true, "120": true, "Wed, 21 Oct 2015 07:28:00 GMT": true,
+		"": false, "-1": false, "soon": false, "1.5": false,
+	} {
+		require.Equal(t, want, validRetryAfter(v), "Retry-After %q", v)
+	}
+}
