@@ -62,7 +62,7 @@ func TestPatterns(t *testing.T) {
 	for _, p := range svc.Patterns() {
 		assert.Regexp(t, `^(GET|POST|PUT|DELETE) /api/`, p, "unexpected pattern")
 	}
-	require.Len(t, svc.Patterns(), 13, "patterns %q", svc.Patterns())
+	require.Len(t, svc.Patterns(), 15, "patterns %q", svc.Patterns())
 	require.Error(t, svc.Start(t.Context()), "Start without JetStream succeeded")
 	require.NoError(t, svc.Stop(t.Context()), "Stop of an unstarted service")
 }

@@ -190,9 +190,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func newTestService(t testing.TB, opts ...option) *testService {
 	t.Helper()
+	return newTestServiceOn(t, database.SQLite, opts...)
+}
+
+// newTestServiceOn is newTestService over a fresh database of the dialect.
+func newTestServiceOn(t testing.TB, dialect database.Dialect, opts ...option) *testService {
+	t.Helper()
 	ts := &testService{t: t, tokens: newTokens(t), users: newUsersStub(t)}
 	ts.tokens.issued = ts.users.ensure
-	ts.db = testenv.OpenDB(t, database.SQLite, "blog", blog.Migrations)
+	ts.db = testenv.OpenDB(t, dialect, "blog", blog.Migrations)
 	prop := propagation.TraceContext{}
 	tracer := noop.NewTracerProvider().Tracer("test")
 	cfg := blog.DefaultConfig()

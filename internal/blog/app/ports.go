@@ -18,14 +18,18 @@ type Repository interface {
 	CreateArticle(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string) (domain.Article, error)
 	UpdateArticle(ctx context.Context, slug string, update func(cur domain.Article) (domain.ArticleInput, error)) (domain.Article, error)
 	DeleteArticle(ctx context.Context, slug string, check func(domain.Article) error) error
+	// ArticleByPreviewToken finds a draft by its preview link; NewPreviewToken
+	// replaces that link (ADR 0020).
+	ArticleByPreviewToken(ctx context.Context, token string) (domain.Article, error)
+	NewPreviewToken(ctx context.Context, slug string, check func(domain.Article) error) (domain.Article, error)
 
 	Favorite(ctx context.Context, slug string, userID int64) (domain.Article, error)
 	Unfavorite(ctx context.Context, slug string, userID int64) (domain.Article, error)
 	FavoritedBy(ctx context.Context, userID int64, articleIDs []int64) (map[int64]bool, error)
 
 	AddComment(ctx context.Context, slug string, authorID int64, authorUsername, body string) (domain.Comment, error)
-	Comments(ctx context.Context, slug string) ([]domain.Comment, error)
-	DeleteComment(ctx context.Context, slug string, id int64, check func(domain.Comment) error) error
+	Comments(ctx context.Context, slug string, viewerID int64) ([]domain.Comment, error)
+	DeleteComment(ctx context.Context, slug string, id, viewerID int64, check func(domain.Comment) error) error
 
 	// CreateArticleOnce and AddCommentOnce also keep the write's
 	// Idempotency-Key and response in its transaction
@@ -102,6 +106,7 @@ type ListParams struct {
 	Favorited string // username
 	Category  string // category slug
 	Query     string // free text
+	Drafts    bool   // the viewer's drafts instead of published articles
 	Limit     int
 	Offset    int
 }

@@ -175,7 +175,7 @@ func (s *Service) checkPage(limit, offset int) error {
 
 // listQuery turns the client's filters into a query; ok is false when
 // nothing can match (unknown usernames, filters no stored text can equal).
-func (s *Service) listQuery(ctx context.Context, p ListParams) (q domain.ListQuery, ok bool, err error) {
+func (s *Service) listQuery(ctx context.Context, v Viewer, p ListParams) (q domain.ListQuery, ok bool, err error) {
 	if err := s.checkPage(p.Limit, p.Offset); err != nil {
 		return q, false, err
 	}
@@ -183,6 +183,12 @@ func (s *Service) listQuery(ctx context.Context, p ListParams) (q domain.ListQue
 		return q, false, errs.Invalid(fmt.Sprintf("q is too long (maximum is %d characters)", domain.MaxQueryRunes))
 	}
 	q = domain.ListQuery{Tag: p.Tag, Category: p.Category, Limit: p.Limit, Offset: p.Offset}
+	if p.Drafts {
+		if v.ID == 0 {
+			return q, false, errs.Unauthenticated("sign in to list your drafts")
+		}
+		q.DraftsOf = v.ID // drafts are only ever their author's
+	}
 	for _, f := range []string{p.Tag, p.Author, p.Favorited, p.Category} {
 		if !matchable(f) {
 			return q, false, nil // nothing stored can equal it
@@ -206,10 +212,11 @@ func (s *Service) listQuery(ctx context.Context, p ListParams) (q domain.ListQue
 	return q, true, nil
 }
 
-// ListArticles returns a page of articles, newest first, as the API's JSON
-// body. Unknown usernames in author or favorited give an empty list.
+// ListArticles returns a page of published articles, newest first, as the
+// API's JSON body, or with Drafts the viewer's drafts. Unknown usernames in
+// author or favorited give an empty list.
 func (s *Service) ListArticles(ctx context.Context, v Viewer, p ListParams) ([]byte, error) {
-	q, ok, err := s.listQuery(ctx, p)
+	q, ok, err := s.listQuery(ctx, v, p)
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +530,8 @@ func (s *Service) Invalidate(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// Article returns one article with its body, as the API's JSON body.
+// Article returns one article with its body, as the API's JSON body;
+// another user's draft is not found.
 func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, error) {
 	if !matchable(slug) {
 		return nil, errs.NotFound("article")
@@ -537,17 +545,43 @@ func (s *Service) Article(ctx context.Context, v Viewer, slug string) ([]byte, e
 		if err != nil {
 			return Rendered{}, false, err
 		}
+		if !a.VisibleTo(v.ID) {
+			return Rendered{}, false, errs.NotFound("article")
+		}
 		page := domain.Page{Articles: []domain.Article{a}, Total: 1}
 		list, complete, err := s.sharedViews(ctx, v, page)
 		if err != nil {
 			return Rendered{}, false, err
 		}
-		return s.enc.Article(list.Articles[0]), complete, nil
+		// A draft is its author's alone: never cached where others look.
+		return s.enc.Article(list.Articles[0]), complete && !a.Draft, nil
 	})
 	if r == nil {
 		return nil, err
 	}
 	return s.overlay(ctx, v, key, gen, flags, *r)
+}
+
+// Preview returns the draft whose preview link holds token, to anyone with
+// the link, as the API's JSON body; the token itself is shown to its author
+// only. Never cached: the link may be renewed or the draft published at
+// any time.
+func (s *Service) Preview(ctx context.Context, v Viewer, token string) ([]byte, error) {
+	if !domain.IsPreviewToken(token) {
+		return nil, errs.NotFound("article")
+	}
+	a, err := s.repo.ArticleByPreviewToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if a.AuthorID != v.ID {
+		a.PreviewToken = ""
+	}
+	list, _, err := s.sharedViews(ctx, v, domain.Page{Articles: []domain.Article{a}, Total: 1})
+	if err != nil {
+		return nil, err
+	}
+	return s.overlay(ctx, v, "", "", nil, s.enc.Article(list.Articles[0]))
 }
 
 // articleKey is where the article under slug is cached.

@@ -11,7 +11,8 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 )
 
-// CreateArticle publishes a new article by the viewer.
+// CreateArticle publishes a new article by the viewer, or saves it as a
+// draft (in.Draft).
 func (s *Service) CreateArticle(ctx context.Context, v Viewer, in domain.ArticleInput) (ArticleView, error) {
 	in = in.Normalize()
 	if err := in.Validate(); err != nil {
@@ -226,7 +227,10 @@ func (s *Service) checkCategory(ctx context.Context, slug string) error {
 }
 
 // UpdateArticle applies a patch to the viewer's article. A new title moves
-// the article to a new slug.
+// the article to a new slug; Draft false publishes a draft, true takes a
+// published article back to draft (ADR 0020). Both change what every cached
+// list, tag and category count shows: the generation moves, as for every
+// article write, and the article's own cached rendering is forgotten.
 func (s *Service) UpdateArticle(ctx context.Context, v Viewer, slug string, patch domain.ArticlePatch) (ArticleView, error) {
 	if !matchable(slug) {
 		return ArticleView{}, errs.NotFound("article")
@@ -241,11 +245,14 @@ func (s *Service) UpdateArticle(ctx context.Context, v Viewer, slug string, patc
 		}
 	}
 	a, err := s.repo.UpdateArticle(ctx, slug, func(cur domain.Article) (domain.ArticleInput, error) {
+		if !cur.VisibleTo(v.ID) {
+			return domain.ArticleInput{}, errs.NotFound("article")
+		}
 		if cur.AuthorID != v.ID {
 			return domain.ArticleInput{}, errs.Forbidden("only the author may update this article")
 		}
 		in := patch.Apply(domain.ArticleInput{Title: cur.Title, Description: cur.Description, Body: cur.Body,
-			Tags: cur.Tags, Category: cur.Category}).Normalize()
+			Tags: cur.Tags, Category: cur.Category, Draft: cur.Draft}).Normalize()
 		return in, in.Validate()
 	})
 	if err != nil {
@@ -262,6 +269,9 @@ func (s *Service) DeleteArticle(ctx context.Context, v Viewer, slug string) erro
 		return errs.NotFound("article")
 	}
 	err := s.repo.DeleteArticle(ctx, slug, func(a domain.Article) error {
+		if !a.VisibleTo(v.ID) {
+			return errs.NotFound("article")
+		}
 		if a.AuthorID != v.ID {
 			return errs.Forbidden("only the author may delete this article")
 		}
@@ -273,6 +283,35 @@ func (s *Service) DeleteArticle(ctx context.Context, v Viewer, slug string) erro
 	s.forget(ctx, slug)
 	s.changed(ctx, v)
 	return nil
+}
+
+// NewPreviewLink gives the viewer's draft a new preview link; the old one
+// opens nothing from then on. Another user's draft is not found, a
+// published article has no preview link.
+func (s *Service) NewPreviewLink(ctx context.Context, v Viewer, slug string) (ArticleView, error) {
+	if !matchable(slug) {
+		return ArticleView{}, errs.NotFound("article")
+	}
+	if err := s.allowWrite(ctx, v); err != nil {
+		return ArticleView{}, err
+	}
+	a, err := s.repo.NewPreviewToken(ctx, slug, func(a domain.Article) error {
+		switch {
+		case !a.VisibleTo(v.ID):
+			return errs.NotFound("article")
+		case a.AuthorID != v.ID:
+			return errs.Forbidden("only the author may share a preview of this article")
+		case !a.Draft:
+			return errs.Invalid("article is published: only a draft has a preview link")
+		}
+		return nil
+	})
+	if err != nil {
+		return ArticleView{}, err
+	}
+	// Nothing cached shows the token (lists leave it out, a draft's own
+	// page is never cached), so nothing is invalidated.
+	return s.articleView(ctx, v, a)
 }
 
 // forget deletes the cached renderings of one article (its old and new
@@ -350,7 +389,7 @@ func (s *Service) Comments(ctx context.Context, v Viewer, slug string) ([]Commen
 	if !matchable(slug) {
 		return nil, errs.NotFound("article")
 	}
-	cs, err := s.repo.Comments(ctx, slug)
+	cs, err := s.repo.Comments(ctx, slug, v.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +420,7 @@ func (s *Service) DeleteComment(ctx context.Context, v Viewer, slug string, id i
 	if !matchable(slug) {
 		return errs.NotFound("article")
 	}
-	err := s.repo.DeleteComment(ctx, slug, id, func(c domain.Comment) error {
+	err := s.repo.DeleteComment(ctx, slug, id, v.ID, func(c domain.Comment) error {
 		if c.AuthorID != v.ID {
 			return errs.Forbidden("only the author may delete this comment")
 		}

@@ -10,7 +10,8 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/blog/search"
 )
 
-// Article is a published article.
+// Article is an article: published, or a draft only its author sees (and
+// whoever holds its preview link; ADR 0020).
 type Article struct {
 	ID             int64
 	Slug           string
@@ -26,6 +27,15 @@ type Article struct {
 	UpdatedAt      time.Time
 	Snippet        []search.Part // search results only: where the query matched
 	ReadingMinutes int           // stored with the body (readingtime.Minutes); 0 until measured
+	Draft          bool          // not published: in no list, feed, search or count, and 404 for everyone but its author
+	PreviewToken   string        // a draft's preview link (NewPreviewToken); "" for published articles
+}
+
+// VisibleTo reports whether the user (0: anonymous) may read the article:
+// everyone a published one, only its author a draft. The preview link is
+// the one other way to a draft.
+func (a Article) VisibleTo(userID int64) bool {
+	return !a.Draft || (userID != 0 && a.AuthorID == userID)
 }
 
 // Comment is a comment on an article.
@@ -91,6 +101,7 @@ type ListQuery struct {
 	Category    string   // category slug
 	Terms       []string // full-text terms (see SearchTerms); every one must match; ranked
 	FollowedBy  int64    // feed: articles by authors this user follows
+	DraftsOf    int64    // this author's drafts instead of published articles (0: published only)
 	Limit       int
 	Offset      int
 }

@@ -4,9 +4,13 @@ import "github.com/tungsten-blog/tungsten/internal/users/userevents"
 
 // Event types the blog publishes (subjects "<namespace>.<type>").
 const (
-	EventArticlePublished   = "blog.article.published"
-	EventArticleUpdated     = "blog.article.updated"
-	EventArticleDeleted     = "blog.article.deleted"
+	EventArticlePublished = "blog.article.published"
+	EventArticleUpdated   = "blog.article.updated"
+	EventArticleDeleted   = "blog.article.deleted"
+	// EventArticleUnpublished: a published article went back to draft; to
+	// everyone but its author it is gone, as if deleted (ADR 0020). Drafts
+	// themselves publish no events.
+	EventArticleUnpublished = "blog.article.unpublished"
 	EventCommentAdded       = "blog.comment.added"
 	EventCommentDeleted     = "blog.comment.deleted"
 	EventArticleFavorited   = "blog.article.favorited"
@@ -15,13 +19,14 @@ const (
 
 // EventTypes lists every event the blog publishes.
 var EventTypes = []string{
-	EventArticlePublished, EventArticleUpdated, EventArticleDeleted,
+	EventArticlePublished, EventArticleUpdated, EventArticleDeleted, EventArticleUnpublished,
 	EventCommentAdded, EventCommentDeleted,
 	EventArticleFavorited, EventArticleUnfavorited,
 }
 
-// ArticleEvent is the payload of blog.article.*: published, updated (with
-// the previous slug when the title change moved it) and deleted.
+// ArticleEvent is the payload of blog.article.*: published (when created,
+// or when a draft is published), updated (with the previous slug when the
+// title change moved it), unpublished and deleted.
 type ArticleEvent struct {
 	ArticleID    int64  `json:"articleId"`
 	Slug         string `json:"slug"`

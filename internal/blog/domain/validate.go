@@ -27,6 +27,7 @@ type ArticleInput struct {
 	Body        string
 	Tags        []string
 	Category    string
+	Draft       bool // save without publishing (ADR 0020)
 }
 
 // ArticlePatch is an update: nil fields are left unchanged.
@@ -36,6 +37,7 @@ type ArticlePatch struct {
 	Body        *string
 	Tags        *[]string
 	Category    *string // "" clears the category
+	Draft       *bool   // false publishes a draft, true takes an article back to draft
 }
 
 // Apply returns in with the patch's fields replaced.
@@ -54,6 +56,9 @@ func (p ArticlePatch) Apply(in ArticleInput) ArticleInput {
 	}
 	if p.Category != nil {
 		in.Category = *p.Category
+	}
+	if p.Draft != nil {
+		in.Draft = *p.Draft
 	}
 	return in
 }

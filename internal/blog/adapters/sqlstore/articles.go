@@ -96,7 +96,8 @@ func insertTags(ctx context.Context, tx *database.Tx, articleID int64, tags []st
 }
 
 // CreateArticle stores a new article by author, valid and normalized, under
-// a free slug derived from its title, and enqueues blog.article.published.
+// a free slug derived from its title, and enqueues blog.article.published;
+// a draft gets a preview token instead, and no event.
 func (s *Store) CreateArticle(ctx context.Context, in domain.ArticleInput, authorID int64, authorUsername string) (domain.Article, error) {
 	return s.createArticle(ctx, in, authorID, authorUsername, nil)
 }
@@ -122,16 +123,18 @@ func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, autho
 		ms := now.UnixMilli()
 		var id int64
 		minutes := readingtime.Minutes(in.Body) // lists show it without loading bodies
+		token := ""
+		if in.Draft {
+			token = domain.NewPreviewToken()
+		}
 		err = tx.QueryRowContext(ctx, `INSERT INTO articles
 			(slug, title, description, body, author_id, author_username, category, favorites_count, created_at, updated_at,
-			reading_minutes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9) RETURNING id`,
-			slug, in.Title, in.Description, in.Body, authorID, authorUsername, nullIfEmpty(in.Category), ms, minutes).Scan(&id)
+			reading_minutes, draft, preview_token)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9, $10, $11) RETURNING id`,
+			slug, in.Title, in.Description, in.Body, authorID, authorUsername, nullIfEmpty(in.Category), ms, minutes,
+			in.Draft, nullIfEmpty(token)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("inserting article: %w", err)
-		}
-		if err := s.indexArticle(ctx, tx, id, in.Title, in.Description, in.Body); err != nil {
-			return err
 		}
 		if err := insertTags(ctx, tx, id, in.Tags); err != nil {
 			return err
@@ -140,11 +143,18 @@ func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, autho
 			ID: id, Slug: slug, Title: in.Title, Description: in.Description, Body: in.Body,
 			Tags: tagsOrEmpty(slices.Clone(in.Tags)), AuthorID: authorID, AuthorUsername: authorUsername,
 			Category: in.Category, CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms),
-			ReadingMinutes: minutes,
+			ReadingMinutes: minutes, Draft: in.Draft, PreviewToken: token,
 		}
-		if err := s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
-			ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms}); err != nil {
-			return err
+		// A draft is not searchable and tells nobody: it is indexed and
+		// announced when it is published (UpdateArticle).
+		if !in.Draft {
+			if err := s.indexArticle(ctx, tx, id, in.Title, in.Description, in.Body); err != nil {
+				return err
+			}
+			if err := s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
+				ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms}); err != nil {
+				return err
+			}
 		}
 		if once == nil {
 			return nil
@@ -160,6 +170,10 @@ func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, autho
 // UpdateArticle loads the article (locked), lets update compute its new
 // state from the current one, and saves it. A new title that no longer fits
 // the slug moves the article to a new slug. update may run more than once.
+// Publishing a draft (Draft true to false) indexes it, dates it now and
+// enqueues blog.article.published; taking a published article back to draft
+// drops it from the search index, gives it a new preview token and enqueues
+// blog.article.unpublished; a draft's edits enqueue nothing.
 func (s *Store) UpdateArticle(ctx context.Context, slug string,
 	update func(cur domain.Article) (domain.ArticleInput, error)) (domain.Article, error) {
 	var a domain.Article
@@ -180,13 +194,29 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 		}
 		ms := max(s.now().UnixMilli(), cur.CreatedAt.UnixMilli())
 		minutes := readingtime.Minutes(in.Body)
+		created, token := cur.CreatedAt.UnixMilli(), cur.PreviewToken
+		publishing, unpublishing := cur.Draft && !in.Draft, !cur.Draft && in.Draft
+		switch {
+		case publishing:
+			// Lists and feeds are newest first: a published draft is new.
+			created, token = ms, ""
+		case unpublishing:
+			token = domain.NewPreviewToken() // links given out earlier stay dead
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE articles SET slug = $1, title = $2, description = $3, body = $4,
-			category = $5, updated_at = $6, reading_minutes = $7 WHERE id = $8`,
-			newSlug, in.Title, in.Description, in.Body, nullIfEmpty(in.Category), ms, minutes, cur.ID)
+			category = $5, updated_at = $6, reading_minutes = $7, draft = $8, preview_token = $9, created_at = $10
+			WHERE id = $11`,
+			newSlug, in.Title, in.Description, in.Body, nullIfEmpty(in.Category), ms, minutes, in.Draft,
+			nullIfEmpty(token), created, cur.ID)
 		if err != nil {
 			return fmt.Errorf("updating article: %w", err)
 		}
-		if in.Title != cur.Title || in.Description != cur.Description || in.Body != cur.Body {
+		switch {
+		case in.Draft:
+			if err := s.unindexArticle(ctx, tx, cur.ID); err != nil {
+				return err
+			}
+		case publishing || in.Title != cur.Title || in.Description != cur.Description || in.Body != cur.Body:
 			if err := s.indexArticle(ctx, tx, cur.ID, in.Title, in.Description, in.Body); err != nil {
 				return err
 			}
@@ -201,9 +231,19 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 		}
 		a = cur
 		a.Slug, a.Title, a.Description, a.Body = newSlug, in.Title, in.Description, in.Body
-		a.ReadingMinutes = minutes
+		a.ReadingMinutes, a.Draft, a.PreviewToken = minutes, in.Draft, token
 		a.Tags, a.Category, a.UpdatedAt = tagsOrEmpty(slices.Clone(in.Tags)), in.Category, domain.FromMillis(ms)
+		a.CreatedAt = domain.FromMillis(created)
 		ev := domain.ArticleEvent{ArticleID: cur.ID, Slug: newSlug, AuthorID: cur.AuthorID, Category: in.Category, At: ms}
+		switch {
+		case publishing: // what creating a published article enqueues
+			return s.enqueue(ctx, tx, domain.EventArticlePublished, ev)
+		case unpublishing:
+			ev.Slug = cur.Slug // the slug others knew it by
+			return s.enqueue(ctx, tx, domain.EventArticleUnpublished, ev)
+		case in.Draft:
+			return nil // a draft's edits are nobody else's business
+		}
 		if newSlug != cur.Slug {
 			ev.PreviousSlug = cur.Slug
 		}
@@ -216,7 +256,8 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 }
 
 // DeleteArticle deletes the article (with its tags, comments and favorites)
-// if check allows it, and enqueues blog.article.deleted.
+// if check allows it, and enqueues blog.article.deleted (a draft's deletion
+// enqueues nothing).
 func (s *Store) DeleteArticle(ctx context.Context, slug string, check func(domain.Article) error) error {
 	err := s.db.Transact(ctx, func(tx *database.Tx) error {
 		a, err := s.loadArticle(ctx, tx, slug, true)
@@ -229,6 +270,9 @@ func (s *Store) DeleteArticle(ctx context.Context, slug string, check func(domai
 		if _, err := tx.ExecContext(ctx, `DELETE FROM articles WHERE id = $1`, a.ID); err != nil {
 			return fmt.Errorf("deleting article: %w", err)
 		}
+		if a.Draft {
+			return nil // nobody else knew it
+		}
 		return s.enqueue(ctx, tx, domain.EventArticleDeleted, domain.ArticleEvent{
 			ArticleID: a.ID, Slug: a.Slug, AuthorID: a.AuthorID, Category: a.Category, At: s.now().UnixMilli()})
 	})
@@ -239,7 +283,7 @@ func (s *Store) DeleteArticle(ctx context.Context, slug string, check func(domai
 }
 
 // Favorite records that user favorites the article; doing it twice changes
-// nothing. The denormalized favorites_count moves in the same transaction.
+// nothing. Another user's draft is not found. The denormalized favorites_count moves in the same transaction.
 func (s *Store) Favorite(ctx context.Context, slug string, userID int64) (domain.Article, error) {
 	return s.setFavorite(ctx, slug, userID, true)
 }
@@ -255,6 +299,9 @@ func (s *Store) setFavorite(ctx context.Context, slug string, userID int64, on b
 		var err error
 		if a, err = s.loadArticle(ctx, tx, slug, true); err != nil {
 			return err
+		}
+		if !a.VisibleTo(userID) {
+			return errArticleNotFound()
 		}
 		ms := s.now().UnixMilli()
 		var res sql.Result
@@ -312,10 +359,12 @@ func (s *Store) FavoritedBy(ctx context.Context, userID int64, ids []int64) (map
 	return out, nil
 }
 
-// Tags returns up to limit distinct tags in use, most used first (ties by name).
+// Tags returns up to limit distinct tags of published articles, most used
+// first (ties by name).
 func (s *Store) Tags(ctx context.Context, limit int) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT tag FROM article_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT $1`, limit)
+		`SELECT t.tag FROM article_tags t JOIN articles a ON a.id = t.article_id WHERE a.draft = $1
+		GROUP BY t.tag ORDER BY COUNT(*) DESC, t.tag LIMIT $2`, false, limit)
 	if err != nil {
 		return nil, fmt.Errorf("loading tags: %w", err)
 	}
@@ -334,11 +383,12 @@ func (s *Store) Tags(ctx context.Context, limit int) ([]string, error) {
 	return tags, nil
 }
 
-// Categories returns every category in its fixed order, with article counts.
+// Categories returns every category in its fixed order, with the counts of
+// their published articles.
 func (s *Store) Categories(ctx context.Context) ([]domain.Category, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT c.slug, c.name, c.color, COUNT(a.id)
-		FROM categories c LEFT JOIN articles a ON a.category = c.slug
-		GROUP BY c.slug, c.name, c.color, c.position ORDER BY c.position`)
+		FROM categories c LEFT JOIN articles a ON a.category = c.slug AND a.draft = $1
+		GROUP BY c.slug, c.name, c.color, c.position ORDER BY c.position`, false)
 	if err != nil {
 		return nil, fmt.Errorf("loading categories: %w", err)
 	}
@@ -368,4 +418,46 @@ func (s *Store) CategoryExists(ctx context.Context, slug string) (bool, error) {
 		return false, fmt.Errorf("checking category %q: %w", slug, err)
 	}
 	return true, nil
+}
+
+// ArticleByPreviewToken returns the draft whose preview token is token;
+// not found when no draft has it (a published article's link is dead).
+func (s *Store) ArticleByPreviewToken(ctx context.Context, token string) (domain.Article, error) {
+	var slug string
+	err := s.db.QueryRowContext(ctx, `SELECT slug FROM articles WHERE preview_token = $1 AND draft = $2`, token, true).Scan(&slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Article{}, errArticleNotFound()
+	}
+	if err != nil {
+		return domain.Article{}, fmt.Errorf("finding a draft by its preview token: %w", err)
+	}
+	a, err := s.Article(ctx, slug)
+	if err == nil && a.PreviewToken != token { // a new link replaced it between the two reads
+		return domain.Article{}, errArticleNotFound()
+	}
+	return a, err
+}
+
+// NewPreviewToken gives the draft under slug a new preview token, if check
+// allows it; the old link opens nothing from then on.
+func (s *Store) NewPreviewToken(ctx context.Context, slug string, check func(domain.Article) error) (domain.Article, error) {
+	var a domain.Article
+	err := s.db.Transact(ctx, func(tx *database.Tx) error {
+		var err error
+		if a, err = s.loadArticle(ctx, tx, slug, true); err != nil {
+			return err
+		}
+		if err := check(a); err != nil {
+			return err
+		}
+		a.PreviewToken = domain.NewPreviewToken()
+		if _, err := tx.ExecContext(ctx, `UPDATE articles SET preview_token = $1 WHERE id = $2`, a.PreviewToken, a.ID); err != nil {
+			return fmt.Errorf("saving the preview token: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return domain.Article{}, fmt.Errorf("renewing the preview link of %q: %w", slug, err)
+	}
+	return a, nil
 }

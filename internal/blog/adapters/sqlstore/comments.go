@@ -11,19 +11,25 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 )
 
-// articleRef resolves a slug to the article's ID and author.
-func articleRef(ctx context.Context, q database.Querier, slug string) (id, authorID int64, err error) {
-	err = q.QueryRowContext(ctx, `SELECT id, author_id FROM articles WHERE slug = $1`, slug).Scan(&id, &authorID)
+// articleRef resolves a slug to the article's ID and author; another
+// user's draft (viewerID 0: anonymous) is not found.
+func articleRef(ctx context.Context, q database.Querier, slug string, viewerID int64) (id, authorID int64, err error) {
+	var draft bool
+	err = q.QueryRowContext(ctx, `SELECT id, author_id, draft FROM articles WHERE slug = $1`, slug).Scan(&id, &authorID, &draft)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, errArticleNotFound()
 	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("finding article %q: %w", slug, err)
 	}
+	if !(domain.Article{AuthorID: authorID, Draft: draft}).VisibleTo(viewerID) {
+		return 0, 0, errArticleNotFound()
+	}
 	return id, authorID, nil
 }
 
-// AddComment stores a comment on the article and enqueues blog.comment.added.
+// AddComment stores a comment on the article and enqueues blog.comment.added;
+// another user's draft is not found.
 func (s *Store) AddComment(ctx context.Context, slug string, authorID int64, authorUsername, body string) (domain.Comment, error) {
 	return s.addComment(ctx, slug, authorID, authorUsername, body, nil)
 }
@@ -39,7 +45,7 @@ func (s *Store) addComment(ctx context.Context, slug string, authorID int64, aut
 	once *domain.Once[domain.Comment]) (domain.Comment, error) {
 	var c domain.Comment
 	err := s.db.Transact(ctx, func(tx *database.Tx) error {
-		articleID, _, err := articleRef(ctx, tx, slug)
+		articleID, _, err := articleRef(ctx, tx, slug, authorID)
 		if err != nil {
 			return err
 		}
@@ -66,9 +72,10 @@ func (s *Store) addComment(ctx context.Context, slug string, authorID int64, aut
 	return c, nil
 }
 
-// Comments returns the article's comments, newest first.
-func (s *Store) Comments(ctx context.Context, slug string) ([]domain.Comment, error) {
-	articleID, _, err := articleRef(ctx, s.db, slug)
+// Comments returns the article's comments, newest first, as viewerID sees
+// them (another user's draft is not found).
+func (s *Store) Comments(ctx context.Context, slug string, viewerID int64) ([]domain.Comment, error) {
+	articleID, _, err := articleRef(ctx, s.db, slug, viewerID)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +102,11 @@ func (s *Store) Comments(ctx context.Context, slug string) ([]domain.Comment, er
 }
 
 // DeleteComment deletes comment id of the article if check allows it, and
-// enqueues blog.comment.deleted. A comment of another article is not found.
-func (s *Store) DeleteComment(ctx context.Context, slug string, id int64, check func(domain.Comment) error) error {
+// enqueues blog.comment.deleted. A comment of another article, or of a
+// draft viewerID does not see, is not found.
+func (s *Store) DeleteComment(ctx context.Context, slug string, id, viewerID int64, check func(domain.Comment) error) error {
 	err := s.db.Transact(ctx, func(tx *database.Tx) error {
-		articleID, _, err := articleRef(ctx, tx, slug)
+		articleID, _, err := articleRef(ctx, tx, slug, viewerID)
 		if err != nil {
 			return err
 		}

@@ -81,7 +81,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			require.NoError(t, err)
 			_, err = s.AddCommentOnce(ctx, a.Slug, 3, "user3", "hi", co)
 			require.ErrorIs(t, err, domain.ErrIdempotencyKeyUsed)
-			cs, err := s.Comments(ctx, a.Slug)
+			cs, err := s.Comments(ctx, a.Slug, 0)
 			require.NoError(t, err)
 			require.Len(t, cs, 1)
 			r, _, err = s.StoredResponse(ctx, 3, "c1")

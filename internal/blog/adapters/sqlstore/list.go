@@ -111,7 +111,7 @@ func (s *Store) searchWindowStart(ctx context.Context, q domain.ListQuery) (int6
 	}
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM articles WHERE id > $1
-		AND search @@ $2::tsquery LIMIT `+strconv.Itoa(s.maxMatches)+`) w`,
+		AND search @@ $2::tsquery AND NOT draft LIMIT `+strconv.Itoa(s.maxMatches)+`) w`,
 		top-int64(s.searchWindow), search.TSQuery(q.Terms)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("searching the newest articles: %w", err)
@@ -138,7 +138,7 @@ func (s *Store) listSQL(q domain.ListQuery, window int64) (from, where, order st
 	if len(q.Terms) > 0 {
 		if s.db.Dialect == database.Postgres {
 			tsq := arg(search.TSQuery(q.Terms)) + `::tsquery`
-			from = `articles a JOIN (SELECT id FROM articles WHERE search @@ ` + tsq + ` AND id > ` + arg(window) +
+			from = `articles a JOIN (SELECT id FROM articles WHERE search @@ ` + tsq + ` AND NOT draft AND id > ` + arg(window) +
 				` ORDER BY id DESC LIMIT ` + strconv.Itoa(s.maxMatches) + `) m ON m.id = a.id`
 			order = `ts_rank(a.search, ` + tsq + `) DESC, `
 		} else {
@@ -160,14 +160,32 @@ func (s *Store) listSQL(q domain.ListQuery, window int64) (from, where, order st
 	if q.Category != "" {
 		conds = append(conds, `a.category = `+arg(q.Category))
 	}
+	if q.DraftsOf != 0 {
+		conds = append(conds, `a.draft = `+arg(true)+` AND a.author_id = `+arg(q.DraftsOf))
+	} else {
+		conds = append(conds, `a.draft = `+arg(false)) // drafts are in no list, feed or search (ADR 0020)
+	}
 	if q.FollowedBy != 0 {
 		conds = append(conds, `a.author_id IN (SELECT followee_id FROM author_follows WHERE follower_id = `+
 			arg(q.FollowedBy)+` AND following = `+arg(true)+`)`)
 	}
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
+	where = " WHERE " + strings.Join(conds, " AND ")
 	return from, where, order, args
+}
+
+// unindexArticle removes an article from the search index (a published
+// article taken back to draft), in the caller's transaction.
+func (s *Store) unindexArticle(ctx context.Context, q database.Querier, id int64) error {
+	var err error
+	if s.db.Dialect == database.Postgres {
+		_, err = q.ExecContext(ctx, `UPDATE articles SET search = NULL WHERE id = $1`, id)
+	} else {
+		_, err = q.ExecContext(ctx, `DELETE FROM articles_search WHERE rowid = $1`, id)
+	}
+	if err != nil {
+		return fmt.Errorf("unindexing article %d: %w", id, err)
+	}
+	return nil
 }
 
 // indexArticle writes the search index entry of an article (title,
@@ -201,11 +219,11 @@ func (s *Store) Reindex(ctx context.Context) (int, error) {
 	// Rows not measured for reading time (older than migration 0005) are
 	// indexed again too, which measures them.
 	missing := `SELECT id, title, description, body FROM articles
-		WHERE (search IS NULL OR reading_minutes IS NULL) AND id > $1
+		WHERE (search IS NULL AND NOT draft OR reading_minutes IS NULL) AND id > $1
 		ORDER BY id LIMIT $2` + s.forUpdate()
 	if s.db.Dialect != database.Postgres {
 		missing = `SELECT id, title, description, body FROM articles a WHERE id > $1
-			AND (a.reading_minutes IS NULL OR NOT EXISTS (SELECT 1 FROM articles_search WHERE rowid = a.id))
+			AND (a.reading_minutes IS NULL OR a.draft = 0 AND NOT EXISTS (SELECT 1 FROM articles_search WHERE rowid = a.id))
 			ORDER BY id LIMIT $2`
 	}
 	total := 0

@@ -130,7 +130,7 @@ func errArticleNotFound() error { return errs.NotFound("article") }
 
 // articleColumns are the columns of a list row (no body).
 const articleColumns = `a.id, a.slug, a.title, a.description, a.author_id, a.author_username, a.category,
-	a.favorites_count, a.created_at, a.updated_at, a.reading_minutes`
+	a.favorites_count, a.created_at, a.updated_at, a.reading_minutes, a.draft, a.preview_token`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -139,8 +139,9 @@ func scanArticle(row scanner, withBody bool) (domain.Article, error) {
 	var category sql.NullString
 	var created, updated int64
 	var minutes sql.NullInt64
+	var token sql.NullString
 	dest := []any{&a.ID, &a.Slug, &a.Title, &a.Description, &a.AuthorID, &a.AuthorUsername, &category,
-		&a.FavoritesCount, &created, &updated, &minutes}
+		&a.FavoritesCount, &created, &updated, &minutes, &a.Draft, &token}
 	if withBody {
 		dest = append(dest, &a.Body)
 	}
@@ -148,6 +149,7 @@ func scanArticle(row scanner, withBody bool) (domain.Article, error) {
 		return domain.Article{}, err
 	}
 	a.Category = category.String
+	a.PreviewToken = token.String
 	a.ReadingMinutes = int(minutes.Int64)
 	a.CreatedAt, a.UpdatedAt = domain.FromMillis(created), domain.FromMillis(updated)
 	a.Tags = []string{}

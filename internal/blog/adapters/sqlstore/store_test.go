@@ -128,6 +128,7 @@ var contract = []struct {
 	{"AuthorsReadModel", testAuthors},
 	{"FollowsLastWriteWins", testFollows},
 	{"ProcessedEventsIdempotency", testProcessedEvents},
+	{"Drafts", testDrafts},
 }
 
 func testCRUD(f *fixture) {
@@ -569,26 +570,26 @@ func testComments(f *fixture) {
 	require.NoError(t, err)
 	_, err = f.store.AddComment(f.ctx, "missing", 2, "user2", "x")
 	wantKind(t, err, errs.KindNotFound)
-	cs, err := f.store.Comments(f.ctx, a.Slug)
+	cs, err := f.store.Comments(f.ctx, a.Slug, 0)
 	require.NoError(t, err)
 	require.Len(t, cs, 2, "comments %+v", cs)
 	require.Equal(t, []int64{c2.ID, c1.ID}, []int64{cs[0].ID, cs[1].ID}, "newest first")
 	require.Equal(t, "first", cs[1].Body)
 	require.Equal(t, "user2", cs[1].AuthorUsername)
 	require.True(t, cs[1].CreatedAt.Equal(c1.CreatedAt), "comments %+v", cs)
-	_, err = f.store.Comments(f.ctx, "missing")
+	_, err = f.store.Comments(f.ctx, "missing", 0)
 	wantKind(t, err, errs.KindNotFound)
 	allow := func(domain.Comment) error { return nil }
-	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, oc.ID, allow), errs.KindNotFound) // another article's comment
-	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, 99999, allow), errs.KindNotFound)
-	wantKind(t, f.store.DeleteComment(f.ctx, "missing", c1.ID, allow), errs.KindNotFound)
-	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, c1.ID, func(c domain.Comment) error {
+	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, oc.ID, 0, allow), errs.KindNotFound) // another article's comment
+	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, 99999, 0, allow), errs.KindNotFound)
+	wantKind(t, f.store.DeleteComment(f.ctx, "missing", c1.ID, 0, allow), errs.KindNotFound)
+	wantKind(t, f.store.DeleteComment(f.ctx, a.Slug, c1.ID, 0, func(c domain.Comment) error {
 		assert.Equal(t, int64(2), c.AuthorID, "check got %+v", c)
 		assert.Equal(t, "first", c.Body, "check got %+v", c)
 		return errs.Forbidden("no")
 	}), errs.KindForbidden)
-	require.NoError(t, f.store.DeleteComment(f.ctx, a.Slug, c1.ID, allow))
-	cs, _ = f.store.Comments(f.ctx, a.Slug)
+	require.NoError(t, f.store.DeleteComment(f.ctx, a.Slug, c1.ID, 0, allow))
+	cs, _ = f.store.Comments(f.ctx, a.Slug, 0)
 	require.Len(t, cs, 1, "after delete: %+v", cs)
 	require.Equal(t, c2.ID, cs[0].ID, "after delete")
 	got := f.outboxTypes()

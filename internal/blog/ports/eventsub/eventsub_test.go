@@ -97,7 +97,7 @@ func TestHandler(t *testing.T) {
 			got, err := store.Article(t.Context(), a.Slug)
 			require.NoError(t, err)
 			require.Equal(t, "newname", got.AuthorUsername)
-			cs, err := store.Comments(t.Context(), a.Slug)
+			cs, err := store.Comments(t.Context(), a.Slug, 0)
 			require.NoError(t, err)
 			require.Equal(t, "newname", cs[0].AuthorUsername)
 		})

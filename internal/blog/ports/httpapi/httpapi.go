@@ -33,6 +33,8 @@ func (h handlers) routes() []httpx.Route {
 		{Pattern: "GET /api/articles/{slug}/comments", Handler: h.comments},
 		{Pattern: "POST /api/articles/{slug}/comments", Handler: h.addComment},
 		{Pattern: "DELETE /api/articles/{slug}/comments/{id}", Handler: h.deleteComment},
+		{Pattern: "POST /api/articles/{slug}/preview", Handler: h.newPreviewLink},
+		{Pattern: "GET /api/previews/{token}", Handler: h.preview},
 		{Pattern: "GET /api/tags", Handler: h.tags},
 		{Pattern: "GET /api/categories", Handler: h.categories},
 	}
@@ -59,15 +61,30 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	drafts, err := boolParam(q.Get("drafts"), "drafts")
+	if err != nil {
+		return err
+	}
 	list, err := h.svc.ListArticles(r.Context(), viewer(r), app.ListParams{
 		Tag: q.Get("tag"), Author: q.Get("author"), Favorited: q.Get("favorited"),
-		Category: q.Get("category"), Query: q.Get("q"), Limit: limit, Offset: offset,
+		Category: q.Get("category"), Query: q.Get("q"), Drafts: drafts, Limit: limit, Offset: offset,
 	})
 	if err != nil {
 		return err
 	}
 	httpx.WriteJSONBytes(w, http.StatusOK, list)
 	return nil
+}
+
+// boolParam reads a boolean query parameter: "" and "false" are false.
+func boolParam(v, name string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, errs.Invalid(name + " must be true or false")
 }
 
 func (h handlers) feed(w http.ResponseWriter, r *http.Request) error {
@@ -105,6 +122,7 @@ type articleRequest struct {
 		Body        *string         `json:"body"`
 		TagList     *[]string       `json:"tagList"`
 		Category    json.RawMessage `json:"category"` // absent: unchanged; null: none; "slug"
+		Draft       *bool           `json:"draft"`    // absent: unchanged (published on create)
 	} `json:"article"`
 }
 
@@ -117,7 +135,7 @@ func decodeArticle(r *http.Request) (domain.ArticlePatch, error) {
 		return domain.ArticlePatch{}, errs.Invalid(`article is required ({"article":{...}})`)
 	}
 	a := req.Article
-	p := domain.ArticlePatch{Title: a.Title, Description: a.Description, Body: a.Body, Tags: a.TagList}
+	p := domain.ArticlePatch{Title: a.Title, Description: a.Description, Body: a.Body, Tags: a.TagList, Draft: a.Draft}
 	if len(a.Category) > 0 {
 		var c *string
 		if err := json.Unmarshal(a.Category, &c); err != nil {
@@ -151,6 +169,9 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 		Category: deref(p.Category)}
 	if p.Tags != nil {
 		in.Tags = *p.Tags
+	}
+	if p.Draft != nil {
+		in.Draft = *p.Draft
 	}
 	if key := r.Header.Get(idempotencyHeader); key != "" {
 		resp, err := h.svc.CreateArticleOnce(r.Context(), v, in, key, http.StatusCreated, func(a app.ArticleView) ([]byte, error) {
@@ -221,6 +242,32 @@ func (h handlers) delete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// newPreviewLink gives the author's draft a new preview link (the old one
+// stops working) and answers with the draft, previewToken included.
+func (h handlers) newPreviewLink(w http.ResponseWriter, r *http.Request) error {
+	v, err := requireUser(r)
+	if err != nil {
+		return err
+	}
+	a, err := h.svc.NewPreviewLink(r.Context(), v, r.PathValue("slug"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, singleArticle{newArticle(a, true)})
+	return nil
+}
+
+// preview shows a draft to whoever holds its preview link.
+func (h handlers) preview(w http.ResponseWriter, r *http.Request) error {
+	a, err := h.svc.Preview(r.Context(), viewer(r), r.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Robots-Tag", "noindex")
+	httpx.WriteJSONBytes(w, http.StatusOK, a)
 	return nil
 }
 

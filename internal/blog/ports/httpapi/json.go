@@ -30,6 +30,12 @@ type articleJSON struct {
 	// ReadingMinutes (a Tungsten extension) is the body's reading time, in
 	// lists too, which carry no body; absent while not measured yet.
 	ReadingMinutes int `json:"readingMinutes,omitempty"`
+	// Draft (a Tungsten extension) marks an article that is not published;
+	// only its author (and a preview link's holder) ever sees one. Absent
+	// on published articles. PreviewToken is a draft's preview link, in its
+	// author's view of the single article only (ADR 0020).
+	Draft        bool   `json:"draft,omitempty"`
+	PreviewToken string `json:"previewToken,omitempty"`
 }
 
 type snippetPartJSON struct {
@@ -78,7 +84,7 @@ func newArticle(a app.ArticleView, withBody bool) articleJSON {
 		Slug: a.Slug, Title: a.Title, Description: a.Description, TagList: a.Tags,
 		CreatedAt: domain.FormatTime(a.CreatedAt), UpdatedAt: domain.FormatTime(a.UpdatedAt),
 		Favorited: a.Favorited, FavoritesCount: a.FavoritesCount, Author: newProfile(a.Author),
-		ReadingMinutes: a.ReadingMinutes,
+		ReadingMinutes: a.ReadingMinutes, Draft: a.Draft,
 	}
 	if out.TagList == nil {
 		out.TagList = []string{}
@@ -86,6 +92,7 @@ func newArticle(a app.ArticleView, withBody bool) articleJSON {
 	if withBody {
 		body := a.Body
 		out.Body = &body
+		out.PreviewToken = a.PreviewToken
 	}
 	if a.Category != "" {
 		c := a.Category

@@ -1,0 +1,15 @@
+-- +goose Up
+-- Drafts (ADR 0020): a draft is seen only by its author, and by whoever
+-- holds its preview link (preview_token, NULL for published articles). It
+-- is in no list, count or search index: list queries filter on draft, and
+-- drafts have no articles_search row.
+ALTER TABLE articles ADD COLUMN draft INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE articles ADD COLUMN preview_token TEXT;
+CREATE UNIQUE INDEX articles_preview_token ON articles (preview_token) WHERE preview_token IS NOT NULL;
+CREATE INDEX articles_drafts ON articles (author_id, created_at DESC, id DESC) WHERE draft = 1;
+
+-- +goose Down
+DROP INDEX articles_drafts;
+DROP INDEX articles_preview_token;
+ALTER TABLE articles DROP COLUMN preview_token;
+ALTER TABLE articles DROP COLUMN draft;
