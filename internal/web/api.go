@@ -47,6 +47,10 @@ type Article struct {
 	SearchSnippet []SnippetPart `json:"searchSnippet"`
 	// ReadingMinutes is the blog's reading time of the body; 0 when unknown.
 	ReadingMinutes int `json:"readingMinutes"`
+	// Draft marks an unpublished article (its author's, or a preview's);
+	// PreviewToken is its private link, in the author's view only.
+	Draft        bool   `json:"draft"`
+	PreviewToken string `json:"previewToken"`
 }
 
 // SnippetPart is a piece of a search snippet.
@@ -84,6 +88,7 @@ type ArticleForm struct {
 	Body        string   `json:"body"`
 	TagList     []string `json:"tagList"`
 	Category    *string  `json:"category"`
+	Draft       *bool    `json:"draft,omitempty"` // nil: published when new, unchanged on an edit
 }
 
 // UserChanges is the body of PUT /api/user; empty pointers are left out.
@@ -98,6 +103,7 @@ type UserChanges struct {
 // ListQuery selects articles (GET /api/articles).
 type ListQuery struct {
 	Tag, Author, Favorited, Category, Query string
+	Drafts                                  bool // the signed-in user's drafts
 	Limit, Offset                           int
 }
 
@@ -188,6 +194,9 @@ func (a api) articles(ctx context.Context, token string, q ListQuery) (ArticleLi
 			v.Set(k, s)
 		}
 	}
+	if q.Drafts {
+		v.Set("drafts", "true")
+	}
 	v.Set("limit", strconv.Itoa(q.Limit))
 	v.Set("offset", strconv.Itoa(q.Offset))
 	var out ArticleList
@@ -207,6 +216,24 @@ func (a api) article(ctx context.Context, token, slug string) (Article, error) {
 		Article Article `json:"article"`
 	}
 	err := a.blog.Do(ctx, http.MethodGet, "/api/articles/"+url.PathEscape(slug), authHeader(token), nil, &out)
+	return out.Article, err
+}
+
+// preview reads a draft through its preview link.
+func (a api) preview(ctx context.Context, token, previewToken string) (Article, error) {
+	var out struct {
+		Article Article `json:"article"`
+	}
+	err := a.blog.Do(ctx, http.MethodGet, "/api/previews/"+url.PathEscape(previewToken), authHeader(token), nil, &out)
+	return out.Article, err
+}
+
+// newPreviewLink replaces the preview link of the user's draft.
+func (a api) newPreviewLink(ctx context.Context, token, slug string) (Article, error) {
+	var out struct {
+		Article Article `json:"article"`
+	}
+	err := a.blog.Do(ctx, http.MethodPost, "/api/articles/"+url.PathEscape(slug)+"/preview", authHeader(token), nil, &out)
 	return out.Article, err
 }
 

@@ -85,6 +85,16 @@ var catalogEN = map[string]string{
 	"editor.title":      "Editor",
 	"editor.update":     "Update article",
 	"editor.publish":    "Publish article",
+	"editor.save_draft": "Save draft",
+	"editor.unpublish":  "Back to draft",
+	"editor.preview":    "Preview",
+
+	"draft.badge":          "Draft",
+	"draft.notice":         "This is a draft: only you can see it.",
+	"draft.preview_notice": "A preview of a draft: not published yet.",
+	"draft.link_label":     "Private preview link",
+	"draft.link_hint":      "Anyone with this link can read the draft until you publish it or make a new link.",
+	"draft.new_link":       "New link",
 
 	"field.title":             "Title",
 	"field.description":       "What is it about?",
@@ -117,6 +127,8 @@ var catalogEN = map[string]string{
 	"profile.favorited":     "Favorited",
 	"profile.no_articles":   "%[1]s has not written any article yet.",
 	"profile.no_favorites":  "%[1]s has not favorited any article yet.",
+	"profile.drafts":        "Drafts",
+	"profile.no_drafts":     "You have no drafts.",
 
 	"error.home_link":       "Go to the home page",
 	"error.not_found.title": "Page not found",

@@ -86,6 +86,16 @@ var catalogKO = map[string]string{
 	"editor.title":      "편집기",
 	"editor.update":     "글 수정하기",
 	"editor.publish":    "글 발행",
+	"editor.save_draft": "초안 저장",
+	"editor.unpublish":  "초안으로 되돌리기",
+	"editor.preview":    "미리보기",
+
+	"draft.badge":          "초안",
+	"draft.notice":         "초안입니다. 나만 볼 수 있습니다.",
+	"draft.preview_notice": "아직 발행하지 않은 초안의 미리보기입니다.",
+	"draft.link_label":     "비공개 미리보기 링크",
+	"draft.link_hint":      "이 링크가 있으면 누구나 초안을 읽을 수 있습니다. 발행하거나 새 링크를 만들면 더는 열리지 않습니다.",
+	"draft.new_link":       "새 링크 만들기",
 
 	"field.title":             "제목",
 	"field.description":       "어떤 글인가요?",
@@ -118,6 +128,8 @@ var catalogKO = map[string]string{
 	"profile.favorited":     "좋아요한 글",
 	"profile.no_articles":   "%[1]s 님이 쓴 글이 아직 없습니다.",
 	"profile.no_favorites":  "%[1]s 님이 좋아요한 글이 아직 없습니다.",
+	"profile.drafts":        "초안",
+	"profile.no_drafts":     "초안이 없습니다.",
 
 	"error.home_link":       "홈으로 가기",
 	"error.not_found.title": "페이지를 찾을 수 없습니다",

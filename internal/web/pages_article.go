@@ -18,6 +18,10 @@ type articleData struct {
 	IsAuthor    bool
 	CommentBody string
 	Errors      formErrors
+	// Preview is a draft shown through its preview link: no actions, no
+	// comments. PreviewURL is the link, on the author's page of a draft.
+	Preview    bool
+	PreviewURL string
 }
 
 func (s *Service) article(r *http.Request, sess *session) (response, error) {
@@ -39,12 +43,53 @@ func (s *Service) articlePage(r *http.Request, sess *session, status int, commen
 	if a.Body != nil {
 		d.Body = s.md.render(*a.Body)
 	}
-	if a.Category != nil {
-		if c, ok := s.categoryByID(r.Context())[*a.Category]; ok {
-			d.Category = &c
+	d.Category = s.categoryOf(r, a)
+	if a.Draft { // its author's alone: nothing for search engines or share previews
+		if a.PreviewToken != "" {
+			d.PreviewURL = s.abs(r, previewURL(a.PreviewToken))
 		}
+		return s.renderHead(sess, status, "article", a.Title, d, pageHead{NoIndex: true}), nil
 	}
 	return s.renderHead(sess, status, "article", a.Title, d, s.articleHead(r, sess.loc, a, d.Category)), nil
+}
+
+func (s *Service) categoryOf(r *http.Request, a Article) *Category {
+	if a.Category != nil {
+		if c, ok := s.categoryByID(r.Context())[*a.Category]; ok {
+			return &c
+		}
+	}
+	return nil
+}
+
+func previewURL(token string) string { return "/preview/" + url.PathEscape(token) }
+
+// preview shows a draft to whoever holds its preview link: the article
+// alone, marked as a draft, kept out of search engines. A dead link
+// (renewed, or the draft published or deleted) is a 404.
+func (s *Service) preview(r *http.Request, sess *session) (response, error) {
+	a, err := s.api.preview(r.Context(), sess.token, r.PathValue("token"))
+	if err != nil {
+		return nil, err
+	}
+	d := articleData{Article: a, Preview: true, Category: s.categoryOf(r, a)}
+	if a.Body != nil {
+		d.Body = s.md.render(*a.Body)
+	}
+	return s.renderHead(sess, http.StatusOK, "article", a.Title, d, pageHead{NoIndex: true}), nil
+}
+
+// newPreviewLink gives the author's draft a new preview link; whoever held
+// the old one can no longer read it.
+func (s *Service) newPreviewLink(r *http.Request, sess *session) (response, error) {
+	if sess.user == nil {
+		return nil, errs.Unauthenticated("sign in to share a draft")
+	}
+	a, err := s.api.newPreviewLink(r.Context(), sess.token, r.PathValue("slug"))
+	if err != nil {
+		return nil, err
+	}
+	return redirect(articleURL(a.Slug) + "#preview-link"), nil
 }
 
 func articleURL(slug string) string { return "/article/" + url.PathEscape(slug) }
@@ -113,7 +158,21 @@ type editorData struct {
 	Category    string
 	Categories  []Category
 	Errors      formErrors
+	// Published is whether the article being edited is published (its
+	// buttons: update, or back to draft); a new one or a draft offers
+	// "Save draft" and "Publish".
+	Published bool
+	// Preview is the body rendered as its article page would show it,
+	// after the Preview button.
+	Preview template.HTML
 }
+
+// The editor's submit buttons, by the value of their name="action".
+const (
+	actionPreview = "preview" // render the body below the form, save nothing
+	actionDraft   = "draft"   // save as a draft (a published article goes back to draft)
+	actionPublish = "publish" // save and publish
+)
 
 func (s *Service) editor(r *http.Request, sess *session) (response, error) {
 	if sess.user == nil {
@@ -134,6 +193,7 @@ func (s *Service) editor(r *http.Request, sess *session) (response, error) {
 		if a.Body != nil {
 			d.Body = *a.Body
 		}
+		d.Published = !a.Draft
 		title = sess.loc.T("editor.edit_title", a.Title)
 	}
 	return s.render(sess, http.StatusOK, "editor", title, d), nil
@@ -146,6 +206,11 @@ func deref(s *string) string {
 	return *s
 }
 
+// saveArticle answers the editor's buttons: Preview renders the body below
+// the form (through the same renderer and sanitizer as article pages) and
+// saves nothing; Save draft and Publish save it so; a post without a button
+// (older pages, scripts) publishes a new article and keeps an edited one as
+// it is.
 func (s *Service) saveArticle(r *http.Request, sess *session) (response, error) {
 	if sess.user == nil {
 		return nil, errs.Unauthenticated("sign in to write")
@@ -153,6 +218,13 @@ func (s *Service) saveArticle(r *http.Request, sess *session) (response, error) 
 	d := editorData{
 		Slug: r.PathValue("slug"), Title: r.PostFormValue("title"), Description: r.PostFormValue("description"),
 		Body: r.PostFormValue("body"), Tags: r.PostFormValue("tags"), Category: r.PostFormValue("category"),
+		Published: r.PostFormValue("published") == "true",
+	}
+	action := r.PostFormValue("action")
+	if action == actionPreview {
+		d.Preview = s.md.render(d.Body)
+		d.Categories, _ = s.categories(r.Context())
+		return s.render(sess, http.StatusOK, "editor", sess.loc.T("editor.title"), d), nil
 	}
 	f := ArticleForm{Title: d.Title, Description: d.Description, Body: d.Body, TagList: splitTags(d.Tags)}
 	if f.TagList == nil {
@@ -160,6 +232,12 @@ func (s *Service) saveArticle(r *http.Request, sess *session) (response, error) 
 	}
 	if d.Category != "" || d.Slug != "" {
 		f.Category = &d.Category // "" on an edit clears it
+	}
+	switch action {
+	case actionDraft:
+		f.Draft = new(true)
+	case actionPublish:
+		f.Draft = new(false)
 	}
 	a, err := s.api.saveArticle(r.Context(), sess.token, d.Slug, f)
 	if err != nil {

@@ -144,6 +144,7 @@ type profileData struct {
 	ListView
 	Profile   Profile
 	Favorites bool
+	Drafts    bool // the tab of the signed-in user's own drafts
 	Own       bool
 }
 
@@ -156,10 +157,17 @@ func (s *Service) profile(r *http.Request, sess *session) (response, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := profileData{Profile: p, Favorites: q.Get("tab") == "favorites", Own: sess.user != nil && sess.user.Username == p.Username}
+	d := profileData{Profile: p, Favorites: q.Get("tab") == "favorites", Drafts: q.Get("tab") == "drafts",
+		Own: sess.user != nil && sess.user.Username == p.Username}
+	if d.Drafts && !d.Own {
+		return nil, errNotFound // drafts are their author's alone
+	}
 	lq := ListQuery{Author: p.Username, Limit: perPage, Offset: (page - 1) * perPage}
-	if d.Favorites {
+	switch {
+	case d.Favorites:
 		lq = ListQuery{Favorited: p.Username, Limit: perPage, Offset: (page - 1) * perPage}
+	case d.Drafts:
+		lq = ListQuery{Drafts: true, Limit: perPage, Offset: (page - 1) * perPage}
 	}
 	list, err := s.api.articles(r.Context(), sess.token, lq)
 	if err != nil {
@@ -167,15 +175,19 @@ func (s *Service) profile(r *http.Request, sess *session) (response, error) {
 	}
 	d.ListView = s.listView(r.Context(), sess, r, list, page)
 	base := url.Values{}
-	if d.Favorites {
+	switch {
+	case d.Favorites:
 		base.Set("tab", "favorites")
 		d.Empty = sess.loc.T("profile.no_favorites", p.Username)
-	} else {
+	case d.Drafts:
+		base.Set("tab", "drafts")
+		d.Empty = sess.loc.T("profile.no_drafts")
+	default:
 		d.Empty = sess.loc.T("profile.no_articles", p.Username)
 	}
 	d.Pager = newPager(base, "/profile/"+url.PathEscape(p.Username), page, list.ArticlesCount)
 	h := pageHead{Canonical: listCanonical(profilePath(p.Username), base, page), Feeds: feedLinks(profilePath(p.Username), authorFeedTitle(sess.loc, p.Username)),
-		Description: deref(p.Bio), OGType: "profile"}
+		Description: deref(p.Bio), OGType: "profile", NoIndex: d.Drafts}
 	return s.renderHead(sess, http.StatusOK, "profile", p.Username, d, h), nil
 }
 

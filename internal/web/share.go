@@ -19,6 +19,10 @@ type pageHead struct {
 	OGLocale    string
 	Article     *ogArticle
 	JSONLD      any // marshalled to JSON by html/template, which escapes "<" inside the script
+	// NoIndex keeps the page out of search engines (drafts, preview links):
+	// <meta name="robots" content="noindex">, and no canonical URL, feeds
+	// or share preview, which would invite indexing and sharing.
+	NoIndex bool
 }
 
 // ogArticle are the article:* properties of an article's preview.
@@ -56,6 +60,9 @@ type schemaPerson struct {
 // site's feeds after the page's own, and absolute URLs. An error page or a
 // form answered with its errors gets none of it.
 func (s *Service) completeHead(r *http.Request, l *locale, h pageHead, status int) pageHead {
+	if h.NoIndex {
+		return pageHead{NoIndex: true}
+	}
 	if status != http.StatusOK || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		return pageHead{}
 	}

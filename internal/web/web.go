@@ -110,6 +110,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	rt.Handle("POST /article/{slug}/comments/{id}/delete", s.page(s.deleteComment))
 	rt.Handle("POST /article/{slug}/favorite", s.page(s.favorite))
 	rt.Handle("POST /article/{slug}/delete", s.page(s.deleteArticle))
+	rt.Handle("POST /article/{slug}/preview-link", s.page(s.newPreviewLink))
+	rt.Handle("GET /preview/{token}", s.page(s.preview))
 	rt.Handle("GET /editor", s.page(s.editor))
 	rt.Handle("POST /editor", s.page(s.saveArticle))
 	rt.Handle("GET /editor/{slug}", s.page(s.editor))
