@@ -78,6 +78,9 @@ type Consumer struct {
 	handled  *prometheus.CounterVec
 	pending  prometheus.Gauge
 	lastSeen prometheus.Gauge
+	// failLog bounds the handler's failure lines: with a dependency down
+	// every event fails, and one ERROR line each buried everything else.
+	failLog *telemetry.FailureLimiter
 }
 
 // NewConsumer registers the consumer's metrics.
@@ -87,7 +90,7 @@ func NewConsumer(cfg ConsumerConfig, deps ConsumerDeps) *Consumer {
 	}
 	labels := prometheus.Labels{"consumer": cfg.Name}
 	c := &Consumer{
-		cfg: cfg, deps: deps,
+		cfg: cfg, deps: deps, failLog: telemetry.NewFailureLimiter(telemetry.FailureInterval),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tungsten_events_consumed_total", Help: "Events handled by a consumer, by outcome (applied, duplicate, skipped, error).",
 			ConstLabels: labels,
@@ -224,12 +227,12 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed")
-		c.deps.Logger.LogAttrs(pctx, slog.LevelError, "handling event", append(telemetry.ErrorAttrs(err),
-			slog.String("consumer", c.cfg.Name), slog.String("event_type", ev.Type), slog.String("event_id", ev.ID))...)
 		c.handled.WithLabelValues("error").Inc()
+		c.logFailure(pctx, ev, err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	c.logRecovery(pctx)
 	if err := msg.Ack(); err != nil {
 		c.deps.Logger.WarnContext(pctx, "acking event", "event_id", ev.ID, "error", err)
 	}
@@ -240,6 +243,33 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 	c.handled.WithLabelValues(outcome).Inc()
 	if !ev.OccurredAt.IsZero() {
 		c.lastSeen.Set(float64(ev.OccurredAt.UnixMilli()) / 1000)
+	}
+}
+
+// logFailure writes a failed event at ERROR: the first of a run in full,
+// then at most one per telemetry.FailureInterval carrying how many failed in
+// between (suppressed). The metrics count every one.
+func (c *Consumer) logFailure(ctx context.Context, ev Event, err error) {
+	write, suppressed, within := c.failLog.Fail(time.Now())
+	if !write {
+		return
+	}
+	attrs := append(telemetry.ErrorAttrs(err),
+		slog.String("consumer", c.cfg.Name), slog.String("event_type", ev.Type), slog.String("event_id", ev.ID))
+	msg := "handling event"
+	if suppressed > 0 {
+		msg = "handling events still failing"
+		attrs = append(attrs, slog.Int("suppressed", suppressed), slog.String("suppressed_within", within.Round(time.Second).String()))
+	}
+	c.deps.Logger.LogAttrs(ctx, slog.LevelError, msg, attrs...)
+}
+
+// logRecovery writes one INFO line at the first event handled after
+// failures were logged.
+func (c *Consumer) logRecovery(ctx context.Context) {
+	if recovered, failures, failingFor := c.failLog.Succeed(time.Now()); recovered {
+		c.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "handling events again", slog.String("consumer", c.cfg.Name),
+			slog.Int("failures", failures), slog.String("failing_for", failingFor.Round(time.Millisecond).String()))
 	}
 }
 

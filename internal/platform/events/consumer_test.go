@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
+	"github.com/tungsten-blog/tungsten/internal/platform/telemetry"
 	"github.com/tungsten-blog/tungsten/internal/platform/testenv"
 )
 
@@ -202,4 +204,104 @@ func TestProcessedEventsArePrunedAfterRetention(t *testing.T) {
 			require.Equal(t, []string{"other/old", "pruned/recent"}, left)
 		})
 	}
+}
+
+// lockedBuffer is a log destination the consumer's goroutine writes while
+// the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
+
+// TestConsumerLogsABurstOfFailuresInBoundedLines: while a dependency is
+// down every event fails (the blog's cache consumer with Redis down: each
+// one used to be an ERROR line, hundreds a second under load). A burst of
+// failures writes one ERROR line per telemetry.FailureInterval at most and
+// one INFO line when events are handled again; the metrics count every
+// failure, and every event is applied in the end.
+func TestConsumerLogsABurstOfFailuresInBoundedLines(t *testing.T) {
+	t.Parallel()
+	nc, err := nats.Connect(testenv.URL(t, testenv.EnvNATS))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	db, _, _, ns := pipeline(t, database.SQLite, nc)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	var logs lockedBuffer
+	reg := prometheus.NewRegistry()
+	var down atomic.Bool
+	down.Store(true)
+	var failed, applied atomic.Int64
+	redisDown := errors.New("moving the cache generation: redis is unavailable (circuit open)")
+	cons := events.NewConsumer(events.ConsumerConfig{
+		Name: "burst", Producer: "producer", EventTypes: []string{"thing.happened"}, Namespace: ns, Idempotent: true,
+		Handler: func(_ context.Context, _ *database.Tx, ev events.Event) error {
+			if down.Load() {
+				failed.Add(1)
+				return fmt.Errorf("invalidating cached lists after %s %s: %w", ev.Type, ev.ID, redisDown)
+			}
+			applied.Add(1)
+			return nil
+		},
+	}, events.ConsumerDeps{DB: db, JetStream: js, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Registerer: reg,
+		Tracer: noop.NewTracerProvider().Tracer(""), Propagator: propagation.TraceContext{}})
+	start := time.Now()
+	runConsumer(t, t.Context(), cons)
+	const burst = 300
+	for i := range burst {
+		publishRaw(t, nc, ns, fmt.Sprintf("burst-%d", i))
+	}
+	require.Eventually(t, func() bool { return failed.Load() >= burst }, 30*time.Second, 10*time.Millisecond)
+	down.Store(false)
+	require.Eventually(t, func() bool { return applied.Load() == burst }, 30*time.Second, 10*time.Millisecond)
+	elapsed := time.Since(start)
+
+	var errorLines, recoveries int
+	for _, line := range logs.lines() {
+		switch {
+		case strings.Contains(line, `"level":"ERROR"`):
+			errorLines++
+			require.Contains(t, line, "redis is unavailable", "the failure line carries its cause")
+		case strings.Contains(line, `"msg":"handling events again"`):
+			recoveries++
+		}
+	}
+	require.GreaterOrEqual(t, errorLines, 1, "the first failure is logged")
+	require.LessOrEqual(t, errorLines, 1+int(elapsed/telemetry.FailureInterval),
+		"%d failures in %s wrote %d ERROR lines", failed.Load(), elapsed, errorLines)
+	require.Equal(t, 1, recoveries, "one line when events are handled again")
+	require.Equal(t, float64(failed.Load()), consumed(t, reg)["error"], "the metric counts every failure")
+}
+
+// consumed reads tungsten_events_consumed_total by outcome from reg.
+func consumed(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "tungsten_events_consumed_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" {
+					out[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
