@@ -362,6 +362,70 @@ async function main() {
     assert(await a.getByRole('link', { name: `Edited notes ${run}` }).count() === 0, 'gone from home');
   });
 
+  await test('drafts: preview in the editor, save a draft, find it in my drafts, share its preview link, publish it', async () => {
+    const draftTitle = `Draft notes ${run}`;
+    const dword = `quokka${run}`;
+    await go(a, '/editor');
+    await a.getByLabel('Title').fill(draftTitle);
+    await a.getByLabel('What is it about?').fill('Not ready yet');
+    await a.getByLabel('Article (Markdown)').fill(`## Draft section\n\nAll about the **${dword}**.`);
+    await a.getByRole('button', { name: 'Preview' }).click();
+    await a.locator('.editor-preview .prose h2').waitFor();
+    assert(await a.locator('.editor-preview .prose h2').textContent() === 'Draft section', 'Markdown preview rendered by the server');
+    assert(await a.locator('.editor-preview .prose strong').textContent() === dword, 'preview bold');
+    assert(await a.getByLabel('Title').inputValue() === draftTitle, 'the form keeps what was typed');
+    await shoot(a, 'editor-preview');
+    await a.getByRole('button', { name: 'Save draft' }).click();
+    await a.waitForURL(/\/article\//);
+    const draftPath = new URL(a.url()).pathname;
+    assert(await a.locator('.post-head .badge-draft').count() === 1, 'Draft badge on the article');
+    assert(await a.locator('meta[name="robots"][content="noindex"]').count() === 1, 'draft page is noindex');
+    const link = new URL(await a.getByLabel('Private preview link').inputValue());
+    await shoot(a, 'article-draft');
+    await go(a, `/profile/${authorName}?tab=drafts`);
+    assert(await a.getByRole('link', { name: draftTitle }).count() === 1, 'in my drafts');
+    assert(await a.locator('.card .badge-draft').count() >= 1, 'Draft badge in the list');
+    await shoot(a, 'profile-drafts');
+    await go(a, '/');
+    assert(await a.getByRole('link', { name: draftTitle }).count() === 0, 'not on home, even for its author');
+
+    assert(await go(r, draftPath) === 404, 'another user gets 404 on the draft');
+    await go(r, '/search?q=' + dword);
+    assert(await r.getByRole('link', { name: draftTitle }).count() === 0, 'not in search');
+    await go(r, link.pathname);
+    assert(await r.locator('h1').textContent() === draftTitle, 'the preview link shows the draft');
+    assert(await r.locator('.post-head .badge-draft').count() === 1, 'marked as a draft');
+    assert(await r.locator('meta[name="robots"][content="noindex"]').count() === 1, 'preview is noindex');
+    assert(await r.locator('#comments').count() === 0, 'a preview takes no comments');
+    await inert(r);
+    await shoot(r, 'preview-link');
+    const ko = await newUser({ locale: 'ko-KR', javaScriptEnabled: false });
+    try {
+      await go(ko.page, link.pathname);
+      assert(await ko.page.locator('.post-head .badge-draft').textContent() === '초안', 'Korean Draft badge');
+      await shoot(ko.page, 'preview-link-ko');
+    } finally {
+      await ko.context.close();
+    }
+
+    await go(a, draftPath);
+    await a.getByRole('link', { name: 'Edit article' }).click();
+    await a.getByRole('button', { name: 'Publish article' }).click();
+    await a.waitForURL(BASE + draftPath);
+    assert(await a.locator('.post-head .badge-draft').count() === 0, 'no badge once published');
+    await go(a, '/');
+    assert(await a.getByRole('link', { name: draftTitle }).count() === 1, 'published: on home');
+    const deadline = Date.now() + 10000;
+    for (;;) { // another user's reads may be cached up to --blog.cache-staleness
+      await go(r, '/');
+      if (await r.getByRole('link', { name: draftTitle }).count() === 1) break;
+      assert(Date.now() < deadline, 'not on the reader\'s home after 10 s');
+      await r.waitForTimeout(250);
+    }
+    await shoot(r, 'home-published-draft');
+    assert(await go(r, link.pathname) === 404, 'the preview link dies when the draft is published');
+  });
+
   await test('pages are keyboard usable (skip link, focusable controls)', async () => {
     await go(a, '/');
     await a.keyboard.press('Tab');
