@@ -13,7 +13,8 @@
 #
 #   scripts/test-faults.sh          the full form (about 10 minutes)
 #   scripts/test-faults.sh short    the CI subset: kill -9 blog, Redis down 5 s,
-#                                   NATS down 5 s, PostgreSQL latency (~2 minutes)
+#                                   NATS down 5 s, PostgreSQL latency, disk full
+#                                   (embedded), blog answers lost (~2 minutes)
 #
 # Environment: TUNGSTEN_BIN (default: built into bin/tungsten), FAULTS_TIMEOUT
 # (go test -timeout, default 30m).

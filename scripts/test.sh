@@ -29,8 +29,10 @@
 #                   the doctor evaluation's short form (clean, errors, postgres-down trials)
 #                   (scripts/k8s-cluster.sh test; root)
 #  14. faults       the short form of `make test-faults` (scripts/test-faults.sh short): kill -9
-#                   blog, Redis and NATS down 5 s, PostgreSQL latency, under load; fails on a
-#                   lost or duplicated write or a recovery over 10 s (docs/faults.md)
+#                   blog, Redis and NATS down 5 s, PostgreSQL latency, the embedded default's
+#                   disk full, blog answers lost, under load; fails on a lost or duplicated
+#                   write, an undrained outbox, a 5xx without Retry-After or a recovery over
+#                   10 s (docs/faults.md)
 #  15. SLO gate     `tungsten loadtest`, a 90/10 mix open loop for 60 s against the embedded
 #                   default and the distributed deployment, failing on p95/p99/errors
 #                   (scripts/slo-gate.sh; rates and thresholds in docs/performance.md)

@@ -282,7 +282,7 @@ func (a *App) cacheBackend() string {
 func (a *App) initEvents(context.Context) (modules.Service, error) {
 	name := "tungsten-" + strings.Join(a.cfg.Target, "+")
 	if a.cfg.NATSURL == "" {
-		srv, err := events.StartEmbedded(a.cfg.DataDir)
+		srv, err := events.StartEmbedded(a.cfg.DataDir, a.log)
 		if err != nil {
 			return nil, err
 		}

@@ -33,10 +33,11 @@ type cluster struct {
 	http, admin map[string]int
 	procs       map[string]*proc
 	api         string
+	adminPG     string // straight to PostgreSQL (no proxy), for the checks
 }
 
 func startCluster(t *testing.T, e env, dir string, ds *datastores, px *proxies, httpPorts map[string]int) *cluster {
-	c := &cluster{http: httpPorts, admin: map[string]int{}, procs: map[string]*proc{}}
+	c := &cluster{http: httpPorts, admin: map[string]int{}, procs: map[string]*proc{}, adminPG: ds.adminPG}
 	for _, s := range targets {
 		c.admin[s] = freePort(t)
 	}

@@ -3,7 +3,8 @@
 // the gateway→blog link through a real TCP fault proxy (toxiproxy), and one
 // scenario after another — kill -9 and SIGTERM of each target, a PostgreSQL
 // restart, Redis and NATS down, latency, resets and a partition on each link
-// — each under concurrent writers and readers. Every acknowledged write is
+// — each under concurrent writers and readers; and the embedded default
+// (one process on SQLite) with its data directory's disk full. Every acknowledged write is
 // checked afterwards: present exactly once, visible through the API (list
 // counts caught up), outboxes drained. The table goes to
 // test-artifacts/faults/ and the test fails on a lost or duplicated write,
@@ -31,7 +32,6 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -40,10 +40,23 @@ const recoveryGoal = 10 * time.Second
 
 // suite is everything one run shares.
 type suite struct {
-	e  env
-	ds *datastores
-	px *proxies
-	c  *cluster
+	e   env
+	dir string
+	ds  *datastores
+	px  *proxies
+	c   *cluster
+	em  *embedded // started by the first scenario that needs it
+}
+
+// stack returns what sc runs against.
+func (s *suite) stack(t *testing.T, sc scenario) stack {
+	if !sc.embedded {
+		return s.c
+	}
+	if s.em == nil {
+		s.em = startEmbedded(t, s.e, s.dir)
+	}
+	return s.em
 }
 
 // scenario injects a fault and returns how to heal it; hold is how long the
@@ -60,6 +73,12 @@ type scenario struct {
 	// must be answered from their Idempotency-Key (else the scenario did
 	// not test what it claims).
 	wantReplays bool
+	// wantWriteErrors: the fault must make writes fail (else it did not
+	// happen, and the scenario proved nothing).
+	wantWriteErrors bool
+	// embedded: run against the embedded default (one process, SQLite and
+	// the embedded NATS in its data directory), not the cluster.
+	embedded bool
 }
 
 type result struct {
@@ -81,6 +100,7 @@ type result struct {
 	Derived             string         `json:"derived_state"`
 	ReadsMustServe      bool           `json:"reads_must_serve"`
 	WantReplays         bool           `json:"want_replays"`
+	WantWriteErrors     bool           `json:"want_write_errors"`
 }
 
 func kill(target string, sig syscall.Signal) func(*testing.T, *suite) func() {
@@ -134,6 +154,12 @@ func scenarios() []scenario {
 				inject: toxic(link, "timeout", toxiproxy.Attributes{"timeout": 0}), readsUp: readsUp},
 		)
 	}
+	// The embedded default's data directory (SQLite files, the embedded
+	// NATS store) on a full disk: writes fail with a 503 and Retry-After,
+	// none acknowledged and lost; reads keep serving; once space is freed
+	// writes succeed again in the same process.
+	out = append(out, scenario{name: "disk full (embedded)", short: true, embedded: true, hold: 5 * time.Second, readsUp: true, wantWriteErrors: true,
+		inject: func(t *testing.T, s *suite) func() { return s.em.fillDisk(t) }})
 	// Requests reach the blog and commit, their answers never come back:
 	// the client times out and retries with the same key.
 	out = append(out, scenario{name: "blog answers lost", short: true, hold: 7 * time.Second, wantReplays: true,
@@ -144,7 +170,7 @@ func scenarios() []scenario {
 }
 
 // shortForm is the CI subset: kill -9 blog, Redis down 5 s, NATS down 5 s,
-// PostgreSQL latency, blog answers lost.
+// PostgreSQL latency, disk full (embedded, ~12 s), blog answers lost.
 func shortForm(all []scenario) []scenario {
 	var out []scenario
 	for _, sc := range all {
@@ -166,7 +192,7 @@ func TestFaults(t *testing.T) {
 	e := loadEnv(t)
 	require.NoError(t, os.MkdirAll(e.art, 0o755))
 	dir := t.TempDir()
-	s := &suite{e: e}
+	s := &suite{e: e, dir: dir}
 	s.ds = startDatastores(t, e, dir)
 	httpPorts := map[string]int{}
 	for _, tg := range targets {
@@ -186,9 +212,11 @@ func TestFaults(t *testing.T) {
 	}
 	var results []result
 	for i, sc := range list {
+		began := time.Now()
 		r := s.run(t, i, sc)
 		results = append(results, r)
-		t.Logf("%s: %d acknowledged, %d lost, %d duplicated, recovery %.1fs", r.Scenario, r.Acknowledged, r.Lost, r.Duplicated, r.RecoverySeconds)
+		t.Logf("%s: %d acknowledged, %d lost, %d duplicated, recovery %.1fs (scenario took %.1fs)", r.Scenario, r.Acknowledged, r.Lost, r.Duplicated,
+			r.RecoverySeconds, time.Since(began).Seconds())
 	}
 	table := renderTable(results)
 	fmt.Println(table)
@@ -201,15 +229,17 @@ func TestFaults(t *testing.T) {
 		assert.Zero(t, r.Duplicated, "%s: acknowledged writes duplicated", r.Scenario)
 		assert.False(t, r.WantReplays && r.Replayed == 0,
 			"%s: no retry was answered from its Idempotency-Key, so the scenario proved nothing about duplicates", r.Scenario)
+		assert.False(t, r.WantWriteErrors && len(r.WriteErrors) == 0,
+			"%s: no write failed during the fault, so the scenario proved nothing", r.Scenario)
 		assert.Zero(t, r.GaveUp, "%s: writes were not acknowledged within their 60 s of retries", r.Scenario)
 		assert.Equal(t, "ok", r.Derived, "%s: derived state did not catch up", r.Scenario)
 		assert.False(t, r.ReadsMustServe && r.ReadsOKDuringFault < r.ReadsDuringFault,
 			"%s: reads failed during a fault that leaves their store up: %s", r.Scenario, fmtCounts(r.ReadErrors))
 		assert.Empty(t, r.NoRetryAfter,
-			"%s: 5xx answered during the fault without Retry-After (a dependency was down: the client should be told when to retry)", r.Scenario)
+			"%s: 5xx answered during the fault without Retry-After or the JSON error shape (a dependency was down: the client should be told what and when to retry)", r.Scenario)
 		assert.True(t, r.BacklogDrainSeconds >= 0,
 			"%s: the outbox backlog gauge never came back to 0 after the heal (peak %.0f)", r.Scenario, r.BacklogPeak)
-		assert.Zero(t, r.OutboxLeft, "%s: outbox rows left in PostgreSQL 30 s after the load stopped", r.Scenario)
+		assert.Zero(t, r.OutboxLeft, "%s: outbox rows left in the store 30 s after the load stopped", r.Scenario)
 		assert.True(t, r.RecoverySeconds >= 0 && r.RecoverySeconds <= recoveryGoal.Seconds(),
 			"%s: recovery took %.1fs (goal < %s; -1: never)", r.Scenario, r.RecoverySeconds, recoveryGoal)
 	}
@@ -218,20 +248,22 @@ func TestFaults(t *testing.T) {
 const writersPerScenario = 4
 
 func (s *suite) run(t *testing.T, i int, sc scenario) result {
+	st := s.stack(t, sc)
+	api := st.apiURL()
 	prefix := fmt.Sprintf("fault%02d", i)
 	var ws []writer
 	for w := 0; w < writersPerScenario; w++ {
-		ws = append(ws, register(t, s.c.api, fmt.Sprintf("%sw%d%s", prefix, w, randomHex(2))))
+		ws = append(ws, register(t, api, fmt.Sprintf("%sw%d%s", prefix, w, randomHex(2))))
 	}
 	// A reader following every writer: the feed is derived state fed by
 	// the users service's follow events.
-	follower := register(t, s.c.api, fmt.Sprintf("%sf%s", prefix, randomHex(2)))
+	follower := register(t, api, fmt.Sprintf("%sf%s", prefix, randomHex(2)))
 	for _, w := range ws {
-		st, b, err := do(context.Background(), http.MethodPost, s.c.api+"/api/profiles/"+url.PathEscape(w.username)+"/follow", follower.token, "", nil)
+		st, b, err := do(context.Background(), http.MethodPost, api+"/api/profiles/"+url.PathEscape(w.username)+"/follow", follower.token, "", nil)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, st, "following %s: %s", w.username, b)
 	}
-	l := startLoad(s.c.api, prefix, ws, 3)
+	l := startLoad(api, prefix, ws, 3)
 
 	// Outbox backlog sampled all along: its peak, and the first time it is
 	// back at 0 after the fault was healed.
@@ -252,7 +284,7 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 			case <-stopSampling:
 				return
 			case <-tick.C:
-				b := s.c.backlog()
+				b := st.backlog()
 				samplingMu.Lock()
 				if b > peak {
 					peak = b
@@ -275,7 +307,7 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 	healedAt.Store(healed.UnixNano())
 	// Full recovery: every target ready, the probe's reads and write
 	// served, and the writers acknowledged again.
-	recovery := s.waitRecovered(t, ws[0], healed, 60*time.Second)
+	recovery := waitRecovered(t, st, ws[0], healed, 60*time.Second)
 	if recovery >= 0 {
 		if w, ok := l.firstAckAfter(healed, 60*time.Second); !ok {
 			recovery = -1
@@ -284,7 +316,7 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 		}
 	}
 	l.faultOn.Store(false)
-	r := result{Scenario: sc.name, RecoverySeconds: recovery, ReadsMustServe: sc.readsUp, WantReplays: sc.wantReplays,
+	r := result{Scenario: sc.name, RecoverySeconds: recovery, ReadsMustServe: sc.readsUp, WantReplays: sc.wantReplays, WantWriteErrors: sc.wantWriteErrors,
 		ReadsDuringFault: l.reads.Load() - readsBefore, ReadsOKDuringFault: l.readsOK.Load() - okBefore}
 	time.Sleep(3 * time.Second) // load after recovery
 	acked := l.finish()
@@ -308,26 +340,19 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 		r.BacklogDrainSeconds = drainedAt.Sub(healed).Seconds()
 	}
 
-	r.OutboxLeft = s.outboxLeft(t)
-	r.Lost, r.Duplicated = s.checkStored(t, prefix, acked)
-	r.Derived = s.checkDerived(t, ws, follower)
+	r.OutboxLeft = outboxLeft(t, st)
+	r.Lost, r.Duplicated = checkStored(t, st, prefix, acked)
+	r.Derived = checkDerived(t, st, ws, follower)
 	// Wait for everything to be ready before the next scenario.
-	s.c.waitReady(t, 60*time.Second)
+	st.waitAllReady(t, 60*time.Second)
 	return r
 }
 
 // waitRecovered polls until a write and a read succeed through the gateway
 // and every target is ready; returns the seconds since healed, -1 if never.
-func (s *suite) waitRecovered(t *testing.T, w writer, healed time.Time, max time.Duration) float64 {
+func waitRecovered(t *testing.T, st stack, w writer, healed time.Time, max time.Duration) float64 {
 	for time.Since(healed) < max {
-		allReady := true
-		for _, tg := range targets {
-			if !s.c.ready(tg) {
-				allReady = false
-				break
-			}
-		}
-		if allReady && s.probe(w) {
+		if st.allReady() && probe(st.apiURL(), w) {
 			return time.Since(healed).Seconds()
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -336,14 +361,14 @@ func (s *suite) waitRecovered(t *testing.T, w writer, healed time.Time, max time
 	return -1
 }
 
-func (s *suite) probe(w writer) bool {
+func probe(api string, w writer) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	st, _, err := do(ctx, http.MethodGet, s.c.api+"/api/articles?limit=1", "", "", nil)
+	st, _, err := do(ctx, http.MethodGet, api+"/api/articles?limit=1", "", "", nil)
 	if err != nil || st != http.StatusOK {
 		return false
 	}
-	st, _, err = do(ctx, http.MethodGet, s.c.api+"/api/user", w.token, "", nil)
+	st, _, err = do(ctx, http.MethodGet, api+"/api/user", w.token, "", nil)
 	if err != nil || st != http.StatusOK {
 		return false
 	}
@@ -351,59 +376,51 @@ func (s *suite) probe(w writer) bool {
 	// needs an article; following oneself is refused. Use the feed (auth +
 	// blog + read model) as the authenticated read and a comment-free write
 	// path: PUT /api/user with the same bio.
-	st, _, err = do(ctx, http.MethodPut, s.c.api+"/api/user", w.token, "", map[string]any{"user": map[string]any{"bio": "faults"}})
+	st, _, err = do(ctx, http.MethodPut, api+"/api/user", w.token, "", map[string]any{"user": map[string]any{"bio": "faults"}})
 	if err != nil || st != http.StatusOK {
 		return false
 	}
-	st, _, err = do(ctx, http.MethodGet, s.c.api+"/api/articles/feed?limit=1", w.token, "", nil)
+	st, _, err = do(ctx, http.MethodGet, api+"/api/articles/feed?limit=1", w.token, "", nil)
 	return err == nil && st == http.StatusOK
 }
 
-// outboxLeft counts, in PostgreSQL itself, the rows left in the users' and
-// the blog's outboxes, polling for up to 30 s until there are none: the
+// outboxLeft counts, in the stores themselves, the rows left in the users'
+// and the blog's outboxes, polling for up to 30 s until there are none: the
 // relays must drain what the scenario wrote (the gauge is the relays' own
 // view; the table is the truth).
-func (s *suite) outboxLeft(t *testing.T) int64 {
+func outboxLeft(t *testing.T, st stack) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.ds.adminPG)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var n int64
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		require.NoError(t, conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM users.outbox) + (SELECT count(*) FROM blog.outbox)`).Scan(&n))
+		var n int64
+		for _, svc := range []string{"users", "blog"} {
+			c, err := st.count(ctx, svc, `SELECT count(*) FROM %[1]soutbox`)
+			require.NoError(t, err, "counting the %s outbox", svc)
+			n += c
+		}
 		if n == 0 || time.Now().After(deadline) {
 			return n
 		}
 	}
 }
 
-// checkStored counts, in PostgreSQL itself (not through the proxy), the
-// articles of this scenario by title: an acknowledged title missing is lost,
-// any title stored more than once is duplicated.
-func (s *suite) checkStored(t *testing.T, prefix string, acked map[string]string) (lost, dup int) {
+// checkStored counts, in the store itself (not through a proxy or the
+// API), the articles of this scenario by title: an acknowledged title
+// missing is lost, any title stored more than once is duplicated.
+func checkStored(t *testing.T, st stack, prefix string, acked map[string]string) (lost, dup int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var conn *pgx.Conn
+	var stored map[string]int
 	require.Eventually(t, func() bool {
 		var err error
-		conn, err = pgx.Connect(ctx, s.ds.adminPG)
+		stored, err = st.titles(ctx, prefix)
 		return err == nil
 	}, 30*time.Second, 200*time.Millisecond)
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT title, count(*) FROM blog.articles WHERE title LIKE $1 GROUP BY title`, prefix+" %")
-	require.NoError(t, err)
-	stored := map[string]int{}
-	for rows.Next() {
-		var title string
-		var n int
-		require.NoError(t, rows.Scan(&title, &n))
-		stored[title] = n
+	for _, n := range stored {
 		if n > 1 {
 			dup += n - 1
 		}
 	}
-	require.NoError(t, rows.Err())
 	for title := range acked {
 		if stored[title] == 0 {
 			lost++
@@ -413,25 +430,22 @@ func (s *suite) checkStored(t *testing.T, prefix string, acked map[string]string
 }
 
 // checkDerived: each writer's articles, as the public list counts them
-// (cache and all), and the follower's feed match what PostgreSQL holds,
+// (cache and all), and the follower's feed match what the store holds,
 // within 10 s.
-func (s *suite) checkDerived(t *testing.T, ws []writer, follower writer) string {
+func checkDerived(t *testing.T, st stack, ws []writer, follower writer) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.ds.adminPG)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
 	var bad []string
 	total := int64(0)
 	for _, w := range ws {
-		var want int64
-		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM blog.articles WHERE author_username = $1`, w.username).Scan(&want))
+		want, err := st.count(ctx, "blog", `SELECT count(*) FROM %[1]sarticles WHERE author_username = $1`, w.username)
+		require.NoError(t, err)
 		total += want
-		if got := s.countWithin(ctx, "/api/articles?limit=1&author="+url.QueryEscape(w.username), "", want); got != want {
+		if got := countWithin(ctx, st.apiURL(), "/api/articles?limit=1&author="+url.QueryEscape(w.username), "", want); got != want {
 			bad = append(bad, fmt.Sprintf("%s: list counts %d, stored %d", w.username, got, want))
 		}
 	}
-	if got := s.countWithin(ctx, "/api/articles/feed?limit=1", follower.token, total); got != total {
+	if got := countWithin(ctx, st.apiURL(), "/api/articles/feed?limit=1", follower.token, total); got != total {
 		bad = append(bad, fmt.Sprintf("feed of %s counts %d, stored %d", follower.username, got, total))
 	}
 	if len(bad) > 0 {
@@ -442,10 +456,10 @@ func (s *suite) checkDerived(t *testing.T, ws []writer, follower writer) string 
 
 // countWithin polls path's articlesCount for up to 10 s until it is want;
 // returns the last one read (-1: none).
-func (s *suite) countWithin(ctx context.Context, path, token string, want int64) int64 {
+func countWithin(ctx context.Context, api, path, token string, want int64) int64 {
 	got := int64(-1)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		st, b, err := do(ctx, http.MethodGet, s.c.api+path, token, "", nil)
+		st, b, err := do(ctx, http.MethodGet, api+path, token, "", nil)
 		if err != nil || st != http.StatusOK {
 			continue
 		}
@@ -480,7 +494,7 @@ func fmtCounts(m map[string]int) string {
 
 func renderTable(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| scenario | acknowledged | lost | duplicated | replayed | write errors during fault | read errors during fault | 5xx without Retry-After | reads served during fault | seconds to full recovery | outbox backlog peak | outbox drained after (s) | derived state |\n")
+	b.WriteString("| scenario | acknowledged | lost | duplicated | replayed | write errors during fault | read errors during fault | 5xx without Retry-After or error JSON | reads served during fault | seconds to full recovery | outbox backlog peak | outbox drained after (s) | derived state |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		served := "-"

@@ -128,7 +128,7 @@ type load struct {
 
 	writeErrs, readErrs statusCounts
 	// noRetryAfter: 5xx answers during the fault without a Retry-After
-	// header, by status. Every fault of the suite is a dependency down or
+	// header (or without the JSON error shape), by status. Every fault of the suite is a dependency down or
 	// degraded, so every such 5xx is one a client should be told when to
 	// retry (the issue's "with Retry-After where it helps").
 	noRetryAfter   statusCounts
@@ -173,7 +173,7 @@ func (l *load) write(i int, w writer) {
 		for {
 			l.attempts.Add(1)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			st, _, h, err := doHeader(ctx, http.MethodPost, l.api+"/api/articles", w.token, key, body)
+			st, b, h, err := doHeader(ctx, http.MethodPost, l.api+"/api/articles", w.token, key, body)
 			cancel()
 			if err == nil && st == http.StatusCreated {
 				if h.Get("Idempotent-Replayed") == "true" {
@@ -187,7 +187,7 @@ func (l *load) write(i int, w writer) {
 			}
 			if l.faultOn.Load() {
 				l.writeErrs.add(statusKey(st, err))
-				l.checkRetryAfter(st, h, err)
+				l.checkServerError(st, h, b, err)
 			}
 			if time.Now().After(deadline) {
 				l.gaveUp.Add(1)
@@ -203,28 +203,44 @@ func (l *load) read() {
 	defer l.wg.Done()
 	for !l.stopped() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		st, _, h, err := doHeader(ctx, http.MethodGet, l.api+"/api/articles?limit=10", "", "", nil)
+		st, b, h, err := doHeader(ctx, http.MethodGet, l.api+"/api/articles?limit=10", "", "", nil)
 		cancel()
 		l.reads.Add(1)
 		if err == nil && st == http.StatusOK {
 			l.readsOK.Add(1)
 		} else if l.faultOn.Load() {
 			l.readErrs.add(statusKey(st, err))
-			l.checkRetryAfter(st, h, err)
+			l.checkServerError(st, h, b, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// checkRetryAfter counts a 5xx answer that does not say when to retry: a
-// Retry-After of delay-seconds (what WriteError sends) or an HTTP date.
-func (l *load) checkRetryAfter(st int, h http.Header, err error) {
+// checkServerError counts a 5xx answer that does not say when to retry (a
+// Retry-After of delay-seconds, what WriteError sends, or an HTTP date), by
+// status, and one whose body is not the RealWorld error shape, as "<status>
+// not JSON".
+func (l *load) checkServerError(st int, h http.Header, body []byte, err error) {
 	if err != nil || st < 500 {
 		return
 	}
 	if !validRetryAfter(h.Get("Retry-After")) {
 		l.noRetryAfter.add(strconv.Itoa(st))
 	}
+	if !errorShape(body) {
+		l.noRetryAfter.add(strconv.Itoa(st) + " not JSON")
+	}
+}
+
+// errorShape reports whether body is {"errors":{"body":["...", ...]}} with
+// at least one message.
+func errorShape(body []byte) bool {
+	var eb struct {
+		Errors struct {
+			Body []string `json:"body"`
+		} `json:"errors"`
+	}
+	return json.Unmarshal(body, &eb) == nil && len(eb.Errors.Body) > 0
 }
 
 func validRetryAfter(v string) bool {

@@ -41,3 +41,12 @@ func TestValidRetryAfter(t *testing.T) {
 		require.Equal(t, want, validRetryAfter(v), "Retry-After %q", v)
 	}
 }
+
+// Error answers are the RealWorld shape with at least one message.
+func TestErrorShape(t *testing.T) {
+	t.Parallel()
+	require.True(t, errorShape([]byte(`{"errors":{"body":["the service is temporarily unavailable"]}}`)))
+	for _, b := range []string{``, `Service Unavailable`, `{"errors":{"body":[]}}`, `{"error":"x"}`, `<html>`} {
+		require.False(t, errorShape([]byte(b)), "%q", b)
+	}
+}

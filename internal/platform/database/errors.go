@@ -42,8 +42,23 @@ func IsUnavailable(err error) bool {
 		return true
 	}
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENOSPC) ||
 		pgconn.SafeToRetry(err)
+}
+
+// IsStorageFull reports whether the database could not write because its
+// disk is full (SQLite's SQLITE_FULL, PostgreSQL's disk_full): one of the
+// IsUnavailable cases, told apart so that the answer can say so. A write
+// refused this way was not committed; once space is freed the same request
+// succeeds.
+func IsStorageFull(err error) bool {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pe.Code == "53100"
+	}
+	if se, ok := errors.AsType[*sqlite.Error](err); ok {
+		return se.Code()&0xff == sqlite3.SQLITE_FULL
+	}
+	return errors.Is(err, syscall.ENOSPC)
 }
 
 // IsInvalidValue reports whether the database refused a value the client

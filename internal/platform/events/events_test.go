@@ -140,7 +140,7 @@ func TestOutboxToConsumerExactlyOnceEffect(t *testing.T) {
 func TestEmbeddedServerKeepsEventsAcrossRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv, err := events.StartEmbedded(dir)
+	srv, err := events.StartEmbedded(dir, nil)
 	require.NoError(t, err)
 	nc, err := srv.Connect("t")
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestEmbeddedServerKeepsEventsAcrossRestart(t *testing.T) {
 	nc.Close()
 	srv.Shutdown()
 
-	srv, err = events.StartEmbedded(dir)
+	srv, err = events.StartEmbedded(dir, nil)
 	require.NoError(t, err)
 	t.Cleanup(srv.Shutdown)
 	nc, err = srv.Connect("t")

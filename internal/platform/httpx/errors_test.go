@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,6 +48,23 @@ func TestDatabaseErrorsMapToUnavailableOrInvalid(t *testing.T) {
 	rec := httptest.NewRecorder()
 	httpx.WriteError(rec, httptest.NewRequest("GET", "/", nil), errs.Unavailable("users", fmt.Errorf("down")))
 	require.Equal(t, "1", rec.Header().Get("Retry-After"), "every 503 says when to come back")
+}
+
+// A full disk is a 503 with Retry-After whose message says the storage is
+// full (the write was not committed; it passes once space is freed), on
+// either engine.
+func TestFullDiskIs503SayingSo(t *testing.T) {
+	t.Parallel()
+	for name, err := range map[string]error{
+		"postgres": fmt.Errorf("creating article: %w", &pgconn.PgError{Code: "53100", Message: "could not extend file: No space left on device"}),
+		"file":     fmt.Errorf("writing: %w", &os.PathError{Op: "write", Path: "/data/x", Err: syscall.ENOSPC}),
+	} {
+		rec := httptest.NewRecorder()
+		httpx.WriteError(rec, httptest.NewRequest("POST", "/api/articles", nil), err)
+		require.Equal(t, 503, rec.Code, name)
+		require.Equal(t, "1", rec.Header().Get("Retry-After"), name)
+		require.JSONEq(t, `{"errors":{"body":["the service cannot store data right now: its storage is full"]}}`, rec.Body.String(), name)
+	}
 }
 
 // A request whose client hung up is a 499 logged at info, not a 500 or a

@@ -103,7 +103,8 @@ func StatusOf(kind errs.Kind) int {
 // A request whose client hung up is answered (to no one) and counted as 499,
 // logged at info: it is not a server error, and no breaker, cooldown or
 // availability objective may count it as one. A database that cannot serve
-// is a 503 with Retry-After; a value it refuses is the client's 422.
+// is a 503 with Retry-After (a full disk says so in the message); a value it
+// refuses is the client's 422.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if ClientGone(r, err) {
 		Logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "client closed request",
@@ -116,6 +117,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case database.IsInvalidValue(err):
 			e = &errs.Error{Kind: errs.KindInvalid, Messages: []string{"a value is too long, out of range or not valid text"}, Err: err}
+		case database.IsStorageFull(err):
+			e = &errs.Error{Kind: errs.KindUnavailable, Messages: []string{"the service cannot store data right now: its storage is full"}, Err: err}
 		case database.IsUnavailable(err):
 			e = &errs.Error{Kind: errs.KindUnavailable, Messages: []string{"the service is temporarily unavailable"}, Err: err}
 		case !ok:
