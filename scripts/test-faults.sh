@@ -17,7 +17,8 @@
 #                                   (embedded), blog answers lost (~2 minutes)
 #
 # Environment: TUNGSTEN_BIN (default: built into bin/tungsten), FAULTS_TIMEOUT
-# (go test -timeout, default 30m).
+# (go test -timeout, default 30m), FAULTS_ONLY (a regexp: only the scenarios
+# of the form whose names match, e.g. FAULTS_ONLY='clock|disk').
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -58,7 +59,7 @@ log "fault suite ($MODE form); logs in test-artifacts/faults/"
 set +e
 TUNGSTEN_FAULTS=$MODE TUNGSTEN_BIN=$TUNGSTEN_BIN TUNGSTEN_TOXIPROXY_BIN=$REPO/bin/toxiproxy-server \
 	TUNGSTEN_PG_BINDIR=$PG_BINDIR TUNGSTEN_REDIS_SERVER=$REDIS_SERVER TUNGSTEN_NATS_SERVER=$NATS_SERVER \
-	TUNGSTEN_FAULTS_ART=$ART \
+	TUNGSTEN_FAULTS_ART=$ART TUNGSTEN_FAULTS_ONLY=${FAULTS_ONLY:-} \
 	go test -count=1 -v -timeout "${FAULTS_TIMEOUT:-30m}" ./test/faults/ 2>&1 | tee "$ART/go-test.log" |
 	grep -Ev '^=== (RUN|PAUSE|CONT)'
 rc=${PIPESTATUS[0]}

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		LoginPerAccount: ratelimit.Rule{Name: "login-account", Limit: cfg.LoginAccountLimit, Window: cfg.LoginAccountWindow},
 		LoginPerPair:    ratelimit.Rule{Name: "login-ip-account", Limit: cfg.LoginPairLimit, Window: cfg.LoginPairWindow},
 		RegisterPerIP:   ratelimit.Rule{Name: "register-ip", Limit: cfg.RegisterIPLimit, Window: cfg.RegisterIPWindow},
-	}, sqlstore.New(deps.DB), deps.Limiter, nil)
+	}, sqlstore.New(deps.DB), deps.Limiter, deps.Faults.Now) // a clock fault skews the issuer (ADR 0021)
 	svc.SetAccounts(usersclient.New(deps.Users, svc.ServiceToken))
 	if err := svc.SyncKeys(ctx); err != nil {
 		return nil, fmt.Errorf("loading signing keys: %w", err)

@@ -34,10 +34,11 @@ type cluster struct {
 	procs       map[string]*proc
 	api         string
 	adminPG     string // straight to PostgreSQL (no proxy), for the checks
+	adminToken  string // the operator token of auth's fault switch (ADR 0016)
 }
 
 func startCluster(t *testing.T, e env, dir string, ds *datastores, px *proxies, httpPorts map[string]int) *cluster {
-	c := &cluster{http: httpPorts, admin: map[string]int{}, procs: map[string]*proc{}, adminPG: ds.adminPG}
+	c := &cluster{http: httpPorts, admin: map[string]int{}, procs: map[string]*proc{}, adminPG: ds.adminPG, adminToken: randomHex(16)}
 	for _, s := range targets {
 		c.admin[s] = freePort(t)
 	}
@@ -60,6 +61,9 @@ func startCluster(t *testing.T, e env, dir string, ds *datastores, px *proxies, 
 			"--auth-url", url("auth"), "--users-url", url("users"), "--blog-url", blogURL, "--web-url", url("web"),
 		}, oneClientLimits...)
 		c.procs[s] = &proc{name: s, args: args, log: filepath.Join(e.art, s+".log")}
+		if s == "auth" { // its fault switch skews the token issuer's clock
+			c.procs[s].env = []string{"TUNGSTEN_ADMIN_TOKEN=" + c.adminToken}
+		}
 	}
 	t.Cleanup(func() {
 		for i := len(targets) - 1; i >= 0; i-- {

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -79,6 +80,10 @@ type scenario struct {
 	// embedded: run against the embedded default (one process, SQLite and
 	// the embedded NATS in its data directory), not the cluster.
 	embedded bool
+	// check, when set, runs once the fault is on and says "ok" (perhaps
+	// with a note) or what was wrong: what the scenario proves beyond the
+	// load's figures.
+	check func(t *testing.T, s *suite, st stack, follower writer) string
 }
 
 type result struct {
@@ -101,6 +106,7 @@ type result struct {
 	ReadsMustServe      bool           `json:"reads_must_serve"`
 	WantReplays         bool           `json:"want_replays"`
 	WantWriteErrors     bool           `json:"want_write_errors"`
+	Check               string         `json:"scenario_check,omitempty"`
 }
 
 func kill(target string, sig syscall.Signal) func(*testing.T, *suite) func() {
@@ -160,6 +166,16 @@ func scenarios() []scenario {
 	// writes succeed again in the same process.
 	out = append(out, scenario{name: "disk full (embedded)", short: true, embedded: true, hold: 5 * time.Second, readsUp: true, wantWriteErrors: true,
 		inject: func(t *testing.T, s *suite) func() { return s.em.fillDisk(t) }})
+	// The token issuer's clock (auth's, through its admin fault switch)
+	// ahead within the verifiers' leeway, behind, and ahead beyond it.
+	out = append(out,
+		scenario{name: "auth clock 20s ahead (within leeway)", hold: 4 * time.Second, readsUp: true,
+			inject: clockSkew(20 * time.Second), check: tokensAccepted(20 * time.Second)},
+		scenario{name: "auth clock 2m behind", hold: 4 * time.Second, readsUp: true,
+			inject: clockSkew(-2 * time.Minute), check: tokensAccepted(-2 * time.Minute)},
+		scenario{name: "auth clock 2m ahead (beyond leeway)", hold: 4 * time.Second, readsUp: true,
+			inject: clockSkew(2 * time.Minute), check: tokensRefused(2 * time.Minute)},
+	)
 	// Requests reach the blog and commit, their answers never come back:
 	// the client times out and retries with the same key.
 	out = append(out, scenario{name: "blog answers lost", short: true, hold: 7 * time.Second, wantReplays: true,
@@ -210,6 +226,18 @@ func TestFaults(t *testing.T) {
 	if e.mode == "short" {
 		list = shortForm(list)
 	}
+	if only := os.Getenv("TUNGSTEN_FAULTS_ONLY"); only != "" { // a developer's subset (FAULTS_ONLY)
+		re, err := regexp.Compile(only)
+		require.NoError(t, err, "TUNGSTEN_FAULTS_ONLY")
+		var kept []scenario
+		for _, sc := range list {
+			if re.MatchString(sc.name) {
+				kept = append(kept, sc)
+			}
+		}
+		require.NotEmpty(t, kept, "no scenario matches TUNGSTEN_FAULTS_ONLY=%q", only)
+		list = kept
+	}
 	var results []result
 	for i, sc := range list {
 		began := time.Now()
@@ -231,6 +259,7 @@ func TestFaults(t *testing.T) {
 			"%s: no retry was answered from its Idempotency-Key, so the scenario proved nothing about duplicates", r.Scenario)
 		assert.False(t, r.WantWriteErrors && len(r.WriteErrors) == 0,
 			"%s: no write failed during the fault, so the scenario proved nothing", r.Scenario)
+		assert.True(t, r.Check == "" || strings.HasPrefix(r.Check, "ok"), "%s: %s", r.Scenario, r.Check)
 		assert.Zero(t, r.GaveUp, "%s: writes were not acknowledged within their 60 s of retries", r.Scenario)
 		assert.Equal(t, "ok", r.Derived, "%s: derived state did not catch up", r.Scenario)
 		assert.False(t, r.ReadsMustServe && r.ReadsOKDuringFault < r.ReadsDuringFault,
@@ -301,7 +330,12 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 	readsBefore, okBefore := l.reads.Load(), l.readsOK.Load()
 	l.faultOn.Store(true)
 	heal := sc.inject(t, s)
-	time.Sleep(sc.hold)
+	injected := time.Now()
+	var check string
+	if sc.check != nil {
+		check = sc.check(t, s, st, follower)
+	}
+	time.Sleep(sc.hold - time.Since(injected))
 	heal()
 	healed := time.Now()
 	healedAt.Store(healed.UnixNano())
@@ -316,7 +350,7 @@ func (s *suite) run(t *testing.T, i int, sc scenario) result {
 		}
 	}
 	l.faultOn.Store(false)
-	r := result{Scenario: sc.name, RecoverySeconds: recovery, ReadsMustServe: sc.readsUp, WantReplays: sc.wantReplays, WantWriteErrors: sc.wantWriteErrors,
+	r := result{Scenario: sc.name, RecoverySeconds: recovery, ReadsMustServe: sc.readsUp, WantReplays: sc.wantReplays, WantWriteErrors: sc.wantWriteErrors, Check: check,
 		ReadsDuringFault: l.reads.Load() - readsBefore, ReadsOKDuringFault: l.readsOK.Load() - okBefore}
 	time.Sleep(3 * time.Second) // load after recovery
 	acked := l.finish()
@@ -494,8 +528,8 @@ func fmtCounts(m map[string]int) string {
 
 func renderTable(rs []result) string {
 	var b strings.Builder
-	b.WriteString("| scenario | acknowledged | lost | duplicated | replayed | write errors during fault | read errors during fault | 5xx without Retry-After or error JSON | reads served during fault | seconds to full recovery | outbox backlog peak | outbox drained after (s) | derived state |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | acknowledged | lost | duplicated | replayed | write errors during fault | read errors during fault | 5xx without Retry-After or error JSON | reads served during fault | seconds to full recovery | outbox backlog peak | outbox drained after (s) | derived state | scenario check |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		served := "-"
 		if r.ReadsDuringFault > 0 {
@@ -511,8 +545,12 @@ func renderTable(rs []result) string {
 		if r.OutboxLeft > 0 {
 			drained += fmt.Sprintf(" (%d rows left)", r.OutboxLeft)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %s | %s | %s | %.1f | %.0f | %s | %s |\n", r.Scenario, r.Acknowledged, r.Lost, r.Duplicated, r.Replayed,
-			fmtCounts(r.WriteErrors), fmtCounts(r.ReadErrors), fmtCounts(r.NoRetryAfter), served, r.RecoverySeconds, r.BacklogPeak, drained, r.Derived)
+		check := r.Check
+		if check == "" {
+			check = "-"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %s | %s | %s | %.1f | %.0f | %s | %s | %s |\n", r.Scenario, r.Acknowledged, r.Lost, r.Duplicated, r.Replayed,
+			fmtCounts(r.WriteErrors), fmtCounts(r.ReadErrors), fmtCounts(r.NoRetryAfter), served, r.RecoverySeconds, r.BacklogPeak, drained, r.Derived, check)
 	}
 	return b.String()
 }

@@ -67,6 +67,9 @@ func TestParse_Refused(t *testing.T) {
 		{`{"dependency":{"target":"nats","percent":200}}`, "dependency.percent"},
 		{`{"unready":"yes"}`, "must be a boolean"},
 		{`{"duration":"2h"}`, "duration must be positive and at most 1h"},
+		{`{"clock":{}}`, "clock.offset must be non-zero"},
+		{`{"clock":{"offset":"25h"}}`, "at most 24h0m0s either way"},
+		{`{"clock":{"offset":"-25h"}}`, "at most 24h0m0s either way"},
 		{`{"duration":"-1m"}`, "duration must be positive"},
 		{`{"unready":true,"pad":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "larger than 4096 bytes"},
 	} {
@@ -75,6 +78,27 @@ func TestParse_Refused(t *testing.T) {
 		require.ErrorAs(t, err, &ve, tc.body)
 		require.Contains(t, err.Error(), tc.want, tc.body)
 	}
+}
+
+// The clock fault moves Now by its offset, ahead or behind, while it is
+// set; a nil or cleared switch reads the real clock.
+func TestSwitch_ClockOffset(t *testing.T) {
+	t.Parallel()
+	var nilSwitch *Switch
+	require.WithinDuration(t, time.Now(), nilSwitch.Now(), time.Second)
+	s, reg := newSwitch(t)
+	require.WithinDuration(t, time.Now(), s.Now(), time.Second)
+	for _, offset := range []string{"2m", "-2m"} {
+		set, err := Parse([]byte(`{"clock":{"offset":"`+offset+`"}}`), 2)
+		require.NoError(t, err)
+		s.Apply(set, "test")
+		d, _ := time.ParseDuration(offset)
+		require.WithinDuration(t, time.Now().Add(d), s.Now(), time.Second, offset)
+		require.Equal(t, 1.0, testutil.ToFloat64(s.active.WithLabelValues(Clock)))
+	}
+	s.Clear("test")
+	require.WithinDuration(t, time.Now(), s.Now(), time.Second)
+	require.Equal(t, 7, testutil.CollectAndCount(reg, "tungsten_fault_active"))
 }
 
 func TestSample(t *testing.T) {
@@ -124,8 +148,8 @@ func TestSwitch_NilAndOff(t *testing.T) {
 	require.NoError(t, s.Fail(Postgres))
 	require.True(t, s.Status().Faults.Empty())
 	// Every fault is exported at 0 from the start.
-	require.Equal(t, 6, testutil.CollectAndCount(reg, "tungsten_fault_active"))
-	require.Equal(t, 6, testutil.CollectAndCount(reg, "tungsten_fault_injections_total"))
+	require.Equal(t, 7, testutil.CollectAndCount(reg, "tungsten_fault_active"))
+	require.Equal(t, 7, testutil.CollectAndCount(reg, "tungsten_fault_injections_total"))
 }
 
 func TestSwitch_ApplyReplacesAndClears(t *testing.T) {

@@ -26,10 +26,11 @@ const (
 	Memory     = "memory"
 	Dependency = "dependency"
 	Unready    = "unready"
+	Clock      = "clock"
 )
 
 // Names lists every fault, in the API's order.
-func Names() []string { return []string{Latency, Errors, CPU, Memory, Dependency, Unready} }
+func Names() []string { return []string{Latency, Errors, CPU, Memory, Dependency, Unready, Clock} }
 
 // Dependency targets besides the neighbour services (auth, users, blog,
 // gateway, web).
@@ -51,6 +52,7 @@ const (
 	DefaultDuration = 10 * time.Minute
 	MaxDuration     = time.Hour
 	MaxMiB          = 1024
+	MaxClockOffset  = 24 * time.Hour
 )
 
 // Duration is a time.Duration written as a Go duration string ("300ms").
@@ -101,6 +103,14 @@ type DependencyFault struct {
 	Percent *float64 `json:"percent,omitempty"`
 }
 
+// ClockFault moves the clock the process issues tokens by (Switch.Now: the
+// auth service's iat, exp and key rotation) Offset ahead, or behind when
+// negative: a token issuer with a skewed clock, without touching the
+// machine's (ADR 0021).
+type ClockFault struct {
+	Offset Duration `json:"offset"`
+}
+
 // Set is the whole fault set of a process; PUT /admin/faults replaces it.
 // Absent faults are off. Percentages left out mean 100.
 type Set struct {
@@ -110,6 +120,7 @@ type Set struct {
 	Memory     *MemoryFault     `json:"memory,omitempty"`
 	Dependency *DependencyFault `json:"dependency,omitempty"`
 	Unready    bool             `json:"unready,omitempty"`
+	Clock      *ClockFault      `json:"clock,omitempty"`
 	// Duration is how long the set lasts before it clears itself
 	// (default 10m, at most 1h).
 	Duration Duration `json:"duration,omitempty"`
@@ -117,14 +128,14 @@ type Set struct {
 
 // Empty reports whether no fault is set.
 func (s Set) Empty() bool {
-	return s.Latency == nil && s.Errors == nil && s.CPU == nil && s.Memory == nil && s.Dependency == nil && !s.Unready
+	return s.Latency == nil && s.Errors == nil && s.CPU == nil && s.Memory == nil && s.Dependency == nil && !s.Unready && s.Clock == nil
 }
 
 // active reports, per fault name, whether s sets it.
 func (s Set) active() map[string]bool {
 	return map[string]bool{
 		Latency: s.Latency != nil, Errors: s.Errors != nil, CPU: s.CPU != nil,
-		Memory: s.Memory != nil, Dependency: s.Dependency != nil, Unready: s.Unready,
+		Memory: s.Memory != nil, Dependency: s.Dependency != nil, Unready: s.Unready, Clock: s.Clock != nil,
 	}
 }
 
@@ -241,6 +252,11 @@ func (s *Set) normalise(maxCores int) error {
 		}
 		if err := percent(Dependency, &d.Percent); err != nil {
 			return err
+		}
+	}
+	if c := s.Clock; c != nil {
+		if c.Offset == 0 || time.Duration(c.Offset).Abs() > MaxClockOffset {
+			return invalid("clock.offset must be non-zero and at most %v either way", MaxClockOffset)
 		}
 	}
 	switch {

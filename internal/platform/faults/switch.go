@@ -52,6 +52,7 @@ type state struct {
 	latencyPct, errorsPct, depPct float64
 	latency, errors, unready      bool
 	dep                           string
+	clock                         time.Duration
 }
 
 // New returns a switch with no fault set and registers its metrics:
@@ -138,6 +139,9 @@ func (s *Switch) Apply(set Set, who string) Status {
 	}
 	if dep := set.Dependency; dep != nil {
 		st.dep, st.depPct = dep.Target, *dep.Percent
+	}
+	if c := set.Clock; c != nil {
+		st.clock = time.Duration(c.Offset)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -259,6 +263,19 @@ func (s *Switch) Unready() bool {
 	}
 	s.injected[Unready].Inc()
 	return true
+}
+
+// Now is the wall clock the process issues tokens by (the auth service):
+// time.Now, moved by the clock fault's offset while one is set. It does not count
+// injections (it is read on every token, not per affected request).
+func (s *Switch) Now() time.Time {
+	if s == nil {
+		return time.Now()
+	}
+	if st := s.cur.Load(); st != nil && st.clock != 0 {
+		return time.Now().Add(st.clock)
+	}
+	return time.Now()
 }
 
 // Fail returns an *Error when this call to target is to fail, nil
