@@ -16,6 +16,11 @@
 #                                   NATS down 5 s, PostgreSQL latency, disk full
 #                                   (embedded), blog answers lost (~2 minutes)
 #
+# The suite itself (load generators, samplers, checks: goroutines sharing
+# counters) runs under the race detector; the Tungsten processes it starts
+# are the ordinary build (five race-instrumented servers would not fit the
+# CI machine's two cores).
+#
 # Environment: TUNGSTEN_BIN (default: built into bin/tungsten), FAULTS_TIMEOUT
 # (go test -timeout, default 30m), FAULTS_ONLY (a regexp: only the scenarios
 # of the form whose names match, e.g. FAULTS_ONLY='clock|disk').
@@ -60,7 +65,7 @@ set +e
 TUNGSTEN_FAULTS=$MODE TUNGSTEN_BIN=$TUNGSTEN_BIN TUNGSTEN_TOXIPROXY_BIN=$REPO/bin/toxiproxy-server \
 	TUNGSTEN_PG_BINDIR=$PG_BINDIR TUNGSTEN_REDIS_SERVER=$REDIS_SERVER TUNGSTEN_NATS_SERVER=$NATS_SERVER \
 	TUNGSTEN_FAULTS_ART=$ART TUNGSTEN_FAULTS_ONLY=${FAULTS_ONLY:-} \
-	go test -count=1 -v -timeout "${FAULTS_TIMEOUT:-30m}" ./test/faults/ 2>&1 | tee "$ART/go-test.log" |
+	go test -race -count=1 -v -timeout "${FAULTS_TIMEOUT:-30m}" ./test/faults/ 2>&1 | tee "$ART/go-test.log" |
 	grep -Ev '^=== (RUN|PAUSE|CONT)'
 rc=${PIPESTATUS[0]}
 set -e
