@@ -82,6 +82,7 @@ type Service struct {
 
 	svcMu      sync.Mutex
 	svcToken   string
+	svcIssued  time.Time
 	svcExpires time.Time
 }
 
@@ -182,12 +183,16 @@ func (s *Service) userWithToken(acc Account) (User, error) {
 
 // ServiceToken returns a short-lived token naming the auth service, for its
 // calls to the users service's internal endpoints. It is reused until half
-// its lifetime has passed.
+// its lifetime has passed, and never once the clock reads before its issue
+// time: a token issued while the clock ran ahead carries an iat from the
+// future that users refuses, and reusing it after the clock was set right
+// would refuse every login and sign-up for minutes (the fault suite's
+// clock-skew scenario found it).
 func (s *Service) ServiceToken() (string, error) {
 	s.svcMu.Lock()
 	defer s.svcMu.Unlock()
 	now := s.now()
-	if s.svcToken != "" && now.Before(s.svcExpires) {
+	if s.svcToken != "" && now.Before(s.svcExpires) && !now.Before(s.svcIssued) {
 		return s.svcToken, nil
 	}
 	key, err := s.activeKey()
@@ -198,7 +203,7 @@ func (s *Service) ServiceToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.svcToken, s.svcExpires = tok, now.Add(s.cfg.ServiceTokenTTL/2)
+	s.svcToken, s.svcIssued, s.svcExpires = tok, now, now.Add(s.cfg.ServiceTokenTTL/2)
 	return tok, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tungsten-blog/tungsten/internal/auth/app"
@@ -194,4 +195,40 @@ func TestAbuse_Costs_RegistrationIsLimitedPerIPAndBounded(t *testing.T) {
 	require.ErrorContains(t, err, "password is too long")
 	_, err = svc.Login(ctx, "192.0.2.3", huge+"@x.y", "password123")
 	require.Equal(t, errs.KindInvalid, errs.KindOf(err))
+}
+
+// A service token issued while the clock ran ahead carries an iat from the
+// future, which users refuses: once the clock is set right it is not
+// reused (that refused every login and sign-up for minutes after a clock
+// skew was corrected), while in the ordinary case it is, for half its
+// lifetime.
+func TestServiceTokenIsRenewedWhenTheClockWentBack(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	base := time.Now().Truncate(time.Second)
+	now := base.Add(2 * time.Minute) // ahead
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(at time.Time) { mu.Lock(); now = at; mu.Unlock() }
+	svc, _ := newService(t, clock)
+	iat := func(tok string) time.Time {
+		t.Helper()
+		var c authn.Claims
+		_, _, err := jwt.NewParser().ParseUnverified(tok, &c)
+		require.NoError(t, err)
+		return c.IssuedAt.Time
+	}
+
+	ahead, err := svc.ServiceToken()
+	require.NoError(t, err)
+	require.Equal(t, base.Add(2*time.Minute), iat(ahead))
+	set(base.Add(2*time.Minute + time.Second))
+	again, err := svc.ServiceToken()
+	require.NoError(t, err)
+	require.Equal(t, ahead, again, "reused within half its lifetime")
+
+	set(base.Add(time.Second)) // the clock set right
+	fixed, err := svc.ServiceToken()
+	require.NoError(t, err)
+	require.NotEqual(t, ahead, fixed)
+	require.Equal(t, base.Add(time.Second), iat(fixed), "issued by the corrected clock")
 }
