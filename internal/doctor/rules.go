@@ -200,7 +200,10 @@ func Diagnose(snap Snapshot) Diagnosis {
 		if r.ErrRatio > ErrRatioFloor && r.ErrRatio > ErrRatioFactor*r.BaseErrRatio {
 			why = append(why, fmt.Sprintf("5xx ratio %.1f%% (baseline %.1f%%)", 100*r.ErrRatio, 100*r.BaseErrRatio))
 		}
-		if r.P99 > P99Floor && r.P99 > P99Factor*r.BaseP99 {
+		// Slowness is relative: without a baseline (a service that served
+		// nothing before the window, as on a fresh deploy) its p99 is not
+		// judged; an error ratio above the floor is wrong on its own.
+		if r.P99 > P99Floor && r.BaseRate >= MinRate && r.BaseP99 > 0 && r.P99 > P99Factor*r.BaseP99 {
 			why = append(why, fmt.Sprintf("p99 %.0f ms (baseline %.0f ms)", 1000*r.P99, 1000*r.BaseP99))
 		}
 		if len(why) > 0 {

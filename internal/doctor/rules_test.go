@@ -32,6 +32,16 @@ func TestDiagnose(t *testing.T) {
 		{"healthy", func() Snapshot {
 			return Snapshot{Services: healthyRED(), Deps: healthyDeps(), Pods: []Pod{{Component: "blog", Name: "blog-1", Phase: "Running", Ready: true}}}
 		}, None},
+		{"fresh deploy: slow first requests without a baseline", func() Snapshot {
+			red := healthyRED()
+			red["auth"] = ServiceRED{Rate: 0.5, ErrRatio: 0, P99: 0.24}
+			return Snapshot{Services: red, Deps: healthyDeps()}
+		}, None},
+		{"fresh deploy: failing without a baseline", func() Snapshot {
+			red := healthyRED()
+			red["auth"] = ServiceRED{Rate: 0.5, ErrRatio: 0.5, P99: 0.24}
+			return Snapshot{Services: red, Deps: healthyDeps()}
+		}, "auth"},
 		{"one service 5xx", func() Snapshot {
 			red := healthyRED()
 			red["users"] = ServiceRED{Rate: 10, ErrRatio: 0.3, P99: 0.03, BaseRate: 10, BaseErrRatio: 0.001, BaseP99: 0.03}

@@ -140,6 +140,17 @@ func dur(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second)
 func now(w doctor.Window) string  { return "[" + dur(w.Window) + "]" }
 func base(w doctor.Window) string { return "[" + dur(w.Baseline) + "] offset " + dur(w.Window) }
 
+// typical renders the baseline of expr (a query with one %[1]s, the range
+// selector): the median of its values over the baseline, evaluated once per
+// window length (a subquery), so one earlier incident or deploy inside the
+// baseline does not pass for normal. An average over the whole baseline did:
+// in a CI run the services' restarts just before an error fault put auth's
+// baseline error ratio high enough that 50% failing was not three times it.
+func typical(expr string, w doctor.Window) string {
+	return fmt.Sprintf("quantile_over_time(0.5, (%s)[%s:%s] offset %s)",
+		fmt.Sprintf(expr, now(w)), dur(w.Baseline), dur(w.Window), dur(w.Window))
+}
+
 // depSignal is one client-side dependency metric the services export.
 type depSignal struct {
 	datastore, signal, expr string
@@ -155,7 +166,7 @@ type depSignal struct {
 // consumer errors (NATS). %[1]s is the range selector.
 var depSignals = []depSignal{
 	{"postgres", "unavailable statements/s", `sum by (target) (rate(tungsten_db_unavailable_total%[1]s))`, 0.05},
-	{"postgres", "mean statement duration (s)", `sum by (target) (rate(tungsten_db_statement_duration_seconds_sum%[1]s)) / sum by (target) (rate(tungsten_db_statement_duration_seconds_count%[1]s))`, 0.05},
+	{"postgres", "mean statement duration (s)", `sum by (target) (rate(tungsten_db_statement_duration_seconds_sum%[1]s)) / (sum by (target) (rate(tungsten_db_statement_duration_seconds_count%[1]s)) > 0)`, 0.05},
 	{"postgres", "pool wait s/s", `sum by (target) (rate(go_sql_wait_duration_seconds_total%[1]s))`, 0.05},
 	{"redis", "cache errors/s", `sum by (target) (rate(tungsten_cache_errors_total%[1]s))`, 0.1},
 	{"redis", "rate-limit fallbacks/s", `sum by (target) (rate(tungsten_ratelimit_fallbacks_total%[1]s))`, 0.1},
@@ -163,10 +174,13 @@ var depSignals = []depSignal{
 	{"nats", "consumer errors/s", `sum by (target) (rate(tungsten_events_consumed_total{outcome="error"}%[1]s))`, 0.02},
 }
 
+// The RED queries; %[1]s is the range selector. A step without requests
+// has no error ratio or p99 (the comparisons drop the series) rather than a
+// NaN the median would sort.
 const (
-	rateQ = `sum by (service) (rate(tungsten_http_requests_total%s))`
-	errQ  = `sum by (service) (rate(tungsten_http_requests_total{code=~"5.."}%s)) / sum by (service) (rate(tungsten_http_requests_total%s))`
-	p99Q  = `histogram_quantile(0.99, sum by (service, le) (rate(tungsten_http_request_duration_seconds_bucket%s)))`
+	rateQ = `sum by (service) (rate(tungsten_http_requests_total%[1]s))`
+	errQ  = `sum by (service) (rate(tungsten_http_requests_total{code=~"5.."}%[1]s)) / (sum by (service) (rate(tungsten_http_requests_total%[1]s)) > 0)`
+	p99Q  = `histogram_quantile(0.99, sum by (service, le) (rate(tungsten_http_request_duration_seconds_bucket%[1]s))) >= 0`
 )
 
 // Resident memory per component (the PodMonitor's and the loopback scrape
@@ -226,12 +240,12 @@ func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 	n, b := now(w), base(w)
 	set(fmt.Sprintf(rateQ, n), func(r *doctor.ServiceRED, v float64) { r.Rate = v })
 	set(fmt.Sprintf(rateQ, b), func(r *doctor.ServiceRED, v float64) { r.BaseRate = v })
-	set(fmt.Sprintf(errQ, n, n), func(r *doctor.ServiceRED, v float64) { r.ErrRatio = v })
-	set(fmt.Sprintf(errQ, b, b), func(r *doctor.ServiceRED, v float64) { r.BaseErrRatio = v })
+	set(fmt.Sprintf(errQ, n), func(r *doctor.ServiceRED, v float64) { r.ErrRatio = v })
+	set(typical(errQ, w), func(r *doctor.ServiceRED, v float64) { r.BaseErrRatio = v })
 	set(fmt.Sprintf(p99Q, n), func(r *doctor.ServiceRED, v float64) { r.P99 = v })
-	set(fmt.Sprintf(p99Q, b), func(r *doctor.ServiceRED, v float64) { r.BaseP99 = v })
+	set(typical(p99Q, w), func(r *doctor.ServiceRED, v float64) { r.BaseP99 = v })
 	for svc, r := range red {
-		r.Reproduce = fmt.Sprintf(`PromQL: %s ; %s`, fmt.Sprintf(errQ, n, n), fmt.Sprintf(p99Q, n))
+		r.Reproduce = fmt.Sprintf(`PromQL: %s ; %s ; baselines: %s ; %s`, fmt.Sprintf(errQ, n), fmt.Sprintf(p99Q, n), typical(errQ, w), typical(p99Q, w))
 		red[svc] = r
 	}
 	snap.Services = red
@@ -242,7 +256,7 @@ func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 			snap.Notes = append(snap.Notes, doctor.Evidence{Step: doctor.StepMetrics, Component: d.datastore, Summary: "query failed: " + err.Error(), Reproduce: fmt.Sprintf(d.expr, n)})
 			continue
 		}
-		base, _ := c.Query(ctx, fmt.Sprintf(d.expr, b))
+		base, _ := c.Query(ctx, typical(d.expr, w))
 		baseBy := map[string]float64{}
 		for _, s := range base {
 			baseBy[s.Labels["target"]] = s.Value
@@ -253,7 +267,7 @@ func (c *Client) Collect(ctx context.Context, w doctor.Window, snap *doctor.Snap
 				continue
 			}
 			snap.Deps = append(snap.Deps, doctor.Dep{Client: svc, Datastore: d.datastore, Signal: d.signal, Now: s.Value, Base: baseBy[svc], Floor: d.floor,
-				Reproduce: "PromQL: " + fmt.Sprintf(d.expr, n)})
+				Reproduce: "PromQL: " + fmt.Sprintf(d.expr, n) + " ; baseline: " + typical(d.expr, w)})
 		}
 	}
 

@@ -65,3 +65,11 @@ func TestMemoryQueriesRender(t *testing.T) {
 	require.Equal(t, `max by (target) (avg_over_time(process_resident_memory_bytes{job="tungsten"}[300s] offset 60s))`, q)
 	require.NotContains(t, rssNowQ, "%")
 }
+
+func TestTypicalIsTheMedianOfWindowsBeforeTheWindow(t *testing.T) {
+	w := doctor.Window{Window: time.Minute, Baseline: 5 * time.Minute}
+	require.Equal(t, `quantile_over_time(0.5, (sum by (service) (rate(tungsten_http_requests_total{code=~"5.."}[60s])) / (sum by (service) (rate(tungsten_http_requests_total[60s])) > 0))[300s:60s] offset 60s)`, typical(errQ, w))
+	for _, d := range depSignals {
+		require.NotContains(t, typical(d.expr, w), "%!", d.signal)
+	}
+}

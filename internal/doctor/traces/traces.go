@@ -329,8 +329,9 @@ func extent(spans []Span, parent []int) (lo, hi int64) {
 // component is reported when at least MinTraces of the nowTraces fetched in
 // the window name it, and a share of them above HopFactor times its share
 // of the baseTraces fetched in the baseline (shares, not counts: the fetch
-// is bounded, so on a busy system both samples are full). reproduce renders
-// the command showing a trace.
+// is bounded, so on a busy system both samples are full). Without baseline
+// traces only a failing hop is reported: slow means nothing without normal.
+// reproduce renders the command showing a trace.
 func Hops(now, base []Finding, nowTraces, baseTraces int, reproduce func(traceID string) string) []doctor.Hop {
 	type agg struct {
 		n        [2]int // slow, error
@@ -372,6 +373,11 @@ func Hops(now, base []Finding, nowTraces, baseTraces int, reproduce func(traceID
 		k := 0
 		if a.n[1] >= a.n[0] {
 			k = 1
+		}
+		// Slow is relative to the baseline's traces; with none (a fresh
+		// system) only failing hops are evidence.
+		if baseTraces == 0 && k == 0 {
+			continue
 		}
 		r := a.rep[k]
 		out = append(out, doctor.Hop{Component: comp, Error: r.Error, SelfMS: math.Round(r.SelfMS*10) / 10, TraceID: r.TraceID, Reproduce: reproduce(r.TraceID)})
