@@ -123,19 +123,12 @@ func tokensAccepted(offset time.Duration) func(*testing.T, *suite, stack, writer
 		if err != nil || stt != http.StatusOK {
 			return fmt.Sprintf("login answered %s %s", statusKey(stt, err), bytes.TrimSpace(b))
 		}
-		var out struct {
-			User struct {
-				Token string `json:"token"`
-			} `json:"user"`
-		}
-		if err := json.Unmarshal(b, &out); err != nil {
-			return "decoding the login: " + err.Error()
-		}
-		if msg := skewed(out.User.Token, offset); msg != "" {
+		token, msg := skewedToken(b, offset)
+		if msg != "" {
 			return msg
 		}
 		var bad []string
-		for _, u := range tokenUses(st.apiURL(), out.User.Token) {
+		for _, u := range tokenUses(st.apiURL(), token) {
 			stt, b, err := u.status()
 			if err != nil || stt >= 300 {
 				bad = append(bad, fmt.Sprintf("%s answered %s %s", u.name, statusKey(stt, err), bytes.TrimSpace(b)))
@@ -170,19 +163,12 @@ func tokensRefused(offset time.Duration) func(*testing.T, *suite, stack, writer)
 			// skewed clock, and users refused it: the login is refused too.
 			return fmt.Sprintf("ok: login refused with %d %s (users refused auth's service token, issued by the same clock)", stt, bytes.TrimSpace(b))
 		}
-		var out struct {
-			User struct {
-				Token string `json:"token"`
-			} `json:"user"`
-		}
-		if err := json.Unmarshal(b, &out); err != nil {
-			return "decoding the login: " + err.Error()
-		}
-		if msg := skewed(out.User.Token, offset); msg != "" {
+		token, msg := skewedToken(b, offset)
+		if msg != "" {
 			return msg
 		}
 		var bad []string
-		for _, u := range tokenUses(st.apiURL(), out.User.Token) {
+		for _, u := range tokenUses(st.apiURL(), token) {
 			stt, b, err := u.status()
 			if err != nil || stt != http.StatusUnauthorized || !errorShape(b) {
 				bad = append(bad, fmt.Sprintf("%s answered %s %s (want 401 in the error shape)", u.name, statusKey(stt, err), bytes.TrimSpace(b)))
@@ -193,4 +179,18 @@ func tokensRefused(offset time.Duration) func(*testing.T, *suite, stack, writer)
 		}
 		return "ok"
 	}
+}
+
+// skewedToken decodes a login's token and checks it was issued offset
+// ahead (skewed); a non-empty message says what is wrong.
+func skewedToken(login []byte, offset time.Duration) (string, string) {
+	var out struct {
+		User struct {
+			Token string `json:"token"`
+		} `json:"user"`
+	}
+	if err := json.Unmarshal(login, &out); err != nil {
+		return "", "decoding the login: " + err.Error()
+	}
+	return out.User.Token, skewed(out.User.Token, offset)
 }

@@ -19,19 +19,8 @@ import (
 // again, with its streams and messages.
 func TestEmbeddedJetStreamComesBackAfterTheServerTurnsItOff(t *testing.T) {
 	t.Parallel()
-	srv, err := StartEmbedded(t.TempDir(), nil)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("t")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	srv, js := streamWithOneMessage(t, t.TempDir())
 	ctx := t.Context()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage})
-	require.NoError(t, err)
-	_, err = js.Publish(ctx, "s.before", []byte("kept"))
-	require.NoError(t, err)
 
 	require.NoError(t, srv.srv.ShutdownJetStream()) // what the server does when out of storage
 	require.False(t, srv.srv.JetStreamEnabled())
@@ -61,19 +50,8 @@ func TestEmbeddedJetStreamStoresAgainAfterADiskFull(t *testing.T) {
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput()
 	require.NoError(t, err, "mounting a tmpfs: %s", out)
 	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	srv, err := StartEmbedded(dir, nil)
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("t")
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	srv, js := streamWithOneMessage(t, dir)
 	ctx := t.Context()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage})
-	require.NoError(t, err)
-	_, err = js.Publish(ctx, "s.before", []byte("kept"))
-	require.NoError(t, err)
 
 	filler := filepath.Join(dir, "filler")
 	f, err := os.Create(filler)
@@ -105,4 +83,23 @@ func TestEmbeddedJetStreamStoresAgainAfterADiskFull(t *testing.T) {
 	msg, err := s.GetLastMsgForSubject(ctx, "s.before")
 	require.NoError(t, err)
 	require.Equal(t, "kept", string(msg.Data), "the stream came back from the store")
+}
+
+// streamWithOneMessage starts an embedded server on dir with a file-stored
+// stream S holding one message on s.before ("kept").
+func streamWithOneMessage(t *testing.T, dir string) (*EmbeddedServer, jetstream.JetStream) {
+	t.Helper()
+	srv, err := StartEmbedded(dir, nil)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("t")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
+	_, err = js.Publish(t.Context(), "s.before", []byte("kept"))
+	require.NoError(t, err)
+	return srv, js
 }
