@@ -15,8 +15,9 @@
 #   scripts/doctor-eval.sh full    every class, TUNGSTEN_DOCTOR_TRIALS (3) trials each
 #                                  (about 3 minutes a trial); misses are reported, not failed
 #   scripts/doctor-eval.sh short   the CI form (scripts/k8s-cluster.sh test): one clean,
-#                                  one errors, one postgres-down trial (~5 minutes); fails
-#                                  if the doctor crashes, takes over 60 s, or misses one
+#                                  one errors, one postgres-down trial (~9 minutes: the first
+#                                  waits out the doctor's look-back); fails if the doctor
+#                                  crashes, takes over 60 s, or misses one
 #
 # make test-doctor runs the full form on a cluster of its own (up, evaluate, down).
 # Environment: TUNGSTEN_DOCTOR_SEED (reproduce a run), TUNGSTEN_DOCTOR_TRIALS,
