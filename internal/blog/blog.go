@@ -24,7 +24,7 @@ import (
 	"github.com/tungsten-blog/tungsten/internal/blog/adapters/sqlstore"
 	"github.com/tungsten-blog/tungsten/internal/blog/adapters/usersclient"
 	"github.com/tungsten-blog/tungsten/internal/blog/app"
-	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/blog/ports/eventsub"
 	"github.com/tungsten-blog/tungsten/internal/blog/ports/httpapi"
 	"github.com/tungsten-blog/tungsten/internal/platform/authn"
@@ -187,7 +187,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps}
 	s.store = sqlstore.New(deps.DB, deps.Propagator, nil)
 	s.relay = events.NewRelay(events.RelayConfig{
-		Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace, PollInterval: cfg.RelayPollInterval,
+		Producer: Name, EventTypes: blogevents.Types(), Namespace: deps.Namespace, PollInterval: cfg.RelayPollInterval,
 	}, events.RelayDeps{DB: deps.DB, JetStream: deps.JetStream, Faults: deps.Faults, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 	var profiles app.Profiles
@@ -207,7 +207,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}, events.ConsumerDeps{DB: deps.DB, JetStream: deps.JetStream, Faults: deps.Faults, Logger: deps.Logger, Registerer: deps.Registerer,
 		Tracer: deps.Tracer, Propagator: deps.Propagator})
 	s.ownEvents = events.NewConsumer(events.ConsumerConfig{
-		Name: eventsub.CacheConsumerName, Producer: Name, EventTypes: domain.EventTypes, Namespace: deps.Namespace,
+		Name: eventsub.CacheConsumerName, Producer: Name, EventTypes: blogevents.Types(), Namespace: deps.Namespace,
 		Handler: eventsub.CacheHandler(svc),
 		// Bumping the generation twice only invalidates twice: no
 		// transaction and no processed_events row per blog write.

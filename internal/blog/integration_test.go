@@ -24,6 +24,7 @@ import (
 
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/blog/app"
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/blog/ports/eventsub"
 	"github.com/tungsten-blog/tungsten/internal/platform/cache"
@@ -408,14 +409,15 @@ func TestUsersEventsOverNATS(t *testing.T) {
 
 	// blog.article.published left through the outbox and the relay.
 	cons, err := js.OrderedConsumer(ctx, ns.Stream("blog"), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{ns.Subject("blog.article.published")}})
+		FilterSubjects: []string{ns.Subject(blogevents.ArticlePublished)}})
 	require.NoError(t, err)
 	msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
 	require.NoError(t, err, "no blog.article.published on the stream")
-	var ev map[string]any
-	require.NoError(t, json.Unmarshal(msg.Data(), &ev), "event %s", msg.Data())
-	require.Equal(t, slug, ev["slug"], "event %s", msg.Data())
-	require.Equal(t, 5.0, ev["authorId"], "event %s", msg.Data())
+	var ev blogevents.Article
+	require.NoError(t, blogevents.Decode(msg.Data(), &ev), "event %s", msg.Data())
+	require.Equal(t, slug, ev.Slug, "event %s", msg.Data())
+	require.Equal(t, int64(5), ev.AuthorID, "event %s", msg.Data())
+	require.Equal(t, blogevents.Version, ev.Version, "event %s", msg.Data())
 	require.NotEmpty(t, msg.Headers().Get(events.HeaderEventID), "event without an id header")
 	eventually(t, "the outbox to drain", func() bool {
 		var n int

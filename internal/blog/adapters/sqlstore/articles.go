@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/readingtime"
@@ -151,7 +152,7 @@ func (s *Store) createArticle(ctx context.Context, in domain.ArticleInput, autho
 			if err := s.indexArticle(ctx, tx, id, in.Title, in.Description, in.Body); err != nil {
 				return err
 			}
-			if err := s.enqueue(ctx, tx, domain.EventArticlePublished, domain.ArticleEvent{
+			if err := s.enqueue(ctx, tx, blogevents.ArticlePublished, blogevents.Article{Version: blogevents.Version,
 				ArticleID: id, Slug: slug, AuthorID: authorID, Category: in.Category, At: ms}); err != nil {
 				return err
 			}
@@ -234,20 +235,20 @@ func (s *Store) UpdateArticle(ctx context.Context, slug string,
 		a.ReadingMinutes, a.Draft, a.PreviewToken = minutes, in.Draft, token
 		a.Tags, a.Category, a.UpdatedAt = tagsOrEmpty(slices.Clone(in.Tags)), in.Category, domain.FromMillis(ms)
 		a.CreatedAt = domain.FromMillis(created)
-		ev := domain.ArticleEvent{ArticleID: cur.ID, Slug: newSlug, AuthorID: cur.AuthorID, Category: in.Category, At: ms}
+		ev := blogevents.Article{Version: blogevents.Version, ArticleID: cur.ID, Slug: newSlug, AuthorID: cur.AuthorID, Category: in.Category, At: ms}
 		switch {
 		case publishing: // what creating a published article enqueues
-			return s.enqueue(ctx, tx, domain.EventArticlePublished, ev)
+			return s.enqueue(ctx, tx, blogevents.ArticlePublished, ev)
 		case unpublishing:
 			ev.Slug = cur.Slug // the slug others knew it by
-			return s.enqueue(ctx, tx, domain.EventArticleUnpublished, ev)
+			return s.enqueue(ctx, tx, blogevents.ArticleUnpublished, ev)
 		case in.Draft:
 			return nil // a draft's edits are nobody else's business
 		}
 		if newSlug != cur.Slug {
 			ev.PreviousSlug = cur.Slug
 		}
-		return s.enqueue(ctx, tx, domain.EventArticleUpdated, ev)
+		return s.enqueue(ctx, tx, blogevents.ArticleUpdated, ev)
 	})
 	if err != nil {
 		return domain.Article{}, fmt.Errorf("updating article %q: %w", slug, err)
@@ -273,7 +274,7 @@ func (s *Store) DeleteArticle(ctx context.Context, slug string, check func(domai
 		if a.Draft {
 			return nil // nobody else knew it
 		}
-		return s.enqueue(ctx, tx, domain.EventArticleDeleted, domain.ArticleEvent{
+		return s.enqueue(ctx, tx, blogevents.ArticleDeleted, blogevents.Article{Version: blogevents.Version,
 			ArticleID: a.ID, Slug: a.Slug, AuthorID: a.AuthorID, Category: a.Category, At: s.now().UnixMilli()})
 	})
 	if err != nil {
@@ -317,15 +318,15 @@ func (s *Store) setFavorite(ctx context.Context, slug string, userID int64, on b
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // unchanged: no count update, no event
 		}
-		delta, eventType := 1, domain.EventArticleFavorited
+		delta, eventType := 1, blogevents.ArticleFavorited
 		if !on {
-			delta, eventType = -1, domain.EventArticleUnfavorited
+			delta, eventType = -1, blogevents.ArticleUnfavorited
 		}
 		if err := tx.QueryRowContext(ctx, `UPDATE articles SET favorites_count = favorites_count + $1 WHERE id = $2
 			RETURNING favorites_count`, delta, a.ID).Scan(&a.FavoritesCount); err != nil {
 			return fmt.Errorf("counting favorites: %w", err)
 		}
-		return s.enqueue(ctx, tx, eventType, domain.FavoriteEvent{
+		return s.enqueue(ctx, tx, eventType, blogevents.Favorite{Version: blogevents.Version,
 			ArticleID: a.ID, Slug: a.Slug, AuthorID: a.AuthorID, UserID: userID, FavoritesCount: a.FavoritesCount, At: ms})
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
@@ -57,7 +58,7 @@ func (s *Store) addComment(ctx context.Context, slug string, authorID int64, aut
 		}
 		c = domain.Comment{ID: id, ArticleID: articleID, AuthorID: authorID, AuthorUsername: authorUsername, Body: body,
 			CreatedAt: domain.FromMillis(ms), UpdatedAt: domain.FromMillis(ms)}
-		if err := s.enqueue(ctx, tx, domain.EventCommentAdded, domain.CommentEvent{
+		if err := s.enqueue(ctx, tx, blogevents.CommentAdded, blogevents.Comment{Version: blogevents.Version,
 			CommentID: id, ArticleID: articleID, Slug: slug, AuthorID: authorID, At: ms}); err != nil {
 			return err
 		}
@@ -128,7 +129,7 @@ func (s *Store) DeleteComment(ctx context.Context, slug string, id, viewerID int
 		if _, err := tx.ExecContext(ctx, `DELETE FROM comments WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("deleting comment %d: %w", id, err)
 		}
-		return s.enqueue(ctx, tx, domain.EventCommentDeleted, domain.CommentEvent{
+		return s.enqueue(ctx, tx, blogevents.CommentDeleted, blogevents.Comment{Version: blogevents.Version,
 			CommentID: id, ArticleID: articleID, Slug: slug, AuthorID: c.AuthorID, At: s.now().UnixMilli()})
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
 )
@@ -103,7 +104,7 @@ func testDrafts(f *fixture) {
 	require.Empty(t, p.PreviewToken, "a published article has no preview link")
 	require.True(t, p.CreatedAt.After(pub.CreatedAt), "dated when published")
 	types := f.outboxTypes()
-	require.Equal(t, domain.EventArticlePublished, types[len(types)-1])
+	require.Equal(t, blogevents.ArticlePublished, types[len(types)-1])
 	for name, q := range publicQueries("aardvark") {
 		assert.Contains(t, slugs(f.list(q)), d.Slug, "published: %s list", name)
 	}
@@ -125,7 +126,7 @@ func testDrafts(f *fixture) {
 	require.True(t, domain.IsPreviewToken(u.PreviewToken))
 	require.NotEqual(t, renewed.PreviewToken, u.PreviewToken)
 	types = f.outboxTypes()
-	require.Equal(t, domain.EventArticleUnpublished, types[len(types)-1])
+	require.Equal(t, blogevents.ArticleUnpublished, types[len(types)-1])
 	hidden("unpublished")
 	n, err := f.store.Reindex(f.ctx)
 	require.NoError(t, err)

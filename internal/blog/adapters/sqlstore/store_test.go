@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tungsten-blog/tungsten/internal/blog"
 	"github.com/tungsten-blog/tungsten/internal/blog/adapters/sqlstore"
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/blog/domain"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/errs"
@@ -86,6 +88,36 @@ func (f *fixture) outboxTypes() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// requireContractPayloads checks that every payload in the outbox is its
+// type's blogevents payload, written at the current version.
+func (f *fixture) requireContractPayloads() {
+	f.t.Helper()
+	rows, err := f.db.QueryContext(f.ctx, `SELECT event_type, payload FROM outbox ORDER BY seq`)
+	require.NoError(f.t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var typ string
+		var data []byte
+		require.NoError(f.t, rows.Scan(&typ, &data))
+		require.Contains(f.t, blogevents.Types(), typ)
+		var written struct{ Version *int }
+		require.NoError(f.t, json.Unmarshal(data, &written), "%s %s", typ, data)
+		require.NotNil(f.t, written.Version, "%s written without a version: %s", typ, data)
+		require.Equal(f.t, blogevents.Version, *written.Version, "%s %s", typ, data)
+		var p blogevents.Payload
+		switch typ {
+		case blogevents.CommentAdded, blogevents.CommentDeleted:
+			p = &blogevents.Comment{}
+		case blogevents.ArticleFavorited, blogevents.ArticleUnfavorited:
+			p = &blogevents.Favorite{}
+		default:
+			p = &blogevents.Article{}
+		}
+		require.NoError(f.t, blogevents.Decode(data, p), "%s %s", typ, data)
+	}
+	require.NoError(f.t, rows.Err())
 }
 
 func wantKind(t testing.TB, err error, kind errs.Kind) {
@@ -191,9 +223,10 @@ func testCRUD(f *fixture) {
 		assert.NoError(t, err, table)
 		assert.Zero(t, n, "%s holds rows after delete", table)
 	}
-	want := []string{domain.EventArticlePublished, domain.EventArticleUpdated, domain.EventCommentAdded,
-		domain.EventArticleFavorited, domain.EventArticleDeleted}
+	want := []string{blogevents.ArticlePublished, blogevents.ArticleUpdated, blogevents.CommentAdded,
+		blogevents.ArticleFavorited, blogevents.ArticleDeleted}
 	require.Equal(t, want, f.outboxTypes(), "outbox")
+	f.requireContractPayloads()
 }
 
 func testSlugs(f *fixture) {
@@ -541,8 +574,8 @@ func testFavorites(f *fixture) {
 	require.False(t, fav[a.ID], "unfavorited article reported as favorited")
 	_, err = f.store.Favorite(f.ctx, "missing", 2)
 	wantKind(t, err, errs.KindNotFound)
-	want := []string{domain.EventArticlePublished, domain.EventArticleFavorited, domain.EventArticleFavorited,
-		domain.EventArticleUnfavorited}
+	want := []string{blogevents.ArticlePublished, blogevents.ArticleFavorited, blogevents.ArticleFavorited,
+		blogevents.ArticleUnfavorited}
 	require.Equal(t, want, f.outboxTypes(), "outbox (no events for no-ops)")
 	// Concurrent favorites by many users count exactly.
 	b := f.create("Popular", 1, nil, "")
@@ -593,7 +626,7 @@ func testComments(f *fixture) {
 	require.Len(t, cs, 1, "after delete: %+v", cs)
 	require.Equal(t, c2.ID, cs[0].ID, "after delete")
 	got := f.outboxTypes()
-	require.Equal(t, domain.EventCommentDeleted, got[len(got)-1], "outbox %q", got)
+	require.Equal(t, blogevents.CommentDeleted, got[len(got)-1], "outbox %q", got)
 }
 
 func testTagsCategories(f *fixture) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tungsten-blog/tungsten/internal/blog/domain"
+	"github.com/tungsten-blog/tungsten/internal/blog/blogevents"
 	"github.com/tungsten-blog/tungsten/internal/platform/database"
 	"github.com/tungsten-blog/tungsten/internal/platform/events"
 )
@@ -20,9 +20,11 @@ const CacheConsumerName = "blog-cache"
 // stale pages would live until their TTL. Driven by the outbox, this handler
 // is at least once: a failed invalidation is retried until it lands. It is
 // also what ties an article's trace to its consumer (publish → process).
+// It reads the event's type only, never its payload, so no payload version
+// concerns it.
 func CacheHandler(inv Invalidator) events.HandlerFunc {
 	return func(ctx context.Context, _ *database.Tx, ev events.Event) error {
-		if inv == nil || ev.Type == domain.EventCommentAdded || ev.Type == domain.EventCommentDeleted {
+		if inv == nil || ev.Type == blogevents.CommentAdded || ev.Type == blogevents.CommentDeleted {
 			return nil
 		}
 		if err := inv.Invalidate(ctx, 0); err != nil {
