@@ -24,7 +24,11 @@ type (
 )
 
 // NewUserEvent describes u's public profile.
-func NewUserEvent(u User) UserEvent {
-	return UserEvent{ID: u.ID, Username: u.Username, Bio: u.Bio, Image: u.Image,
-		UpdatedAt: userevents.Millis(u.UpdatedAt.UnixMilli())}
+func NewUserEvent(u User) UserEvent { return ProfileEvent(u.Profile()) }
+
+// ProfileEvent is p in the contract's form: an event's payload, and an entry
+// of the internal profile lookup and snapshot.
+func ProfileEvent(p Profile) UserEvent {
+	return UserEvent{ID: p.ID, Username: p.Username, Bio: p.Bio, Image: p.Image,
+		UpdatedAt: userevents.Millis(p.UpdatedAt.UnixMilli())}
 }

@@ -206,7 +206,7 @@ func (h *Handlers) signOut(w http.ResponseWriter, r *http.Request) error {
 
 // snapshotJSON is one page of every account and the follows they make.
 type snapshotJSON struct {
-	Profiles []lookupJSON         `json:"profiles"`
+	Profiles []domain.UserEvent   `json:"profiles"`
 	Follows  []domain.FollowEvent `json:"follows"`
 	Next     int64                `json:"next"` // the after of the next page; 0 when this was the last
 }
@@ -234,12 +234,12 @@ func (h *Handlers) snapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := snapshotJSON{Profiles: make([]lookupJSON, 0, len(ps)), Follows: fs}
+	out := snapshotJSON{Profiles: make([]domain.UserEvent, 0, len(ps)), Follows: fs}
 	if out.Follows == nil {
 		out.Follows = []domain.FollowEvent{}
 	}
 	for _, p := range ps {
-		out.Profiles = append(out.Profiles, lookupJSON{ID: p.ID, Username: p.Username, Bio: p.Bio, Image: p.Image, UpdatedAt: p.UpdatedAt.UnixMilli()})
+		out.Profiles = append(out.Profiles, domain.ProfileEvent(p))
 	}
 	if len(ps) > 0 && len(ps) == min(limit, app.MaxSnapshotPage) {
 		out.Next = ps[len(ps)-1].ID
@@ -337,15 +337,6 @@ func (h *Handlers) checkCredentials(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// lookupJSON is a public profile with its version, for read models.
-type lookupJSON struct {
-	ID        int64   `json:"id"`
-	Username  string  `json:"username"`
-	Bio       *string `json:"bio"`
-	Image     *string `json:"image"`
-	UpdatedAt int64   `json:"updatedAt"` // unix ms
-}
-
 // lookupProfiles serves GET /internal/users/profiles?id=1&id=2&username=bob.
 // It returns public data only, so it needs no token.
 func (h *Handlers) lookupProfiles(w http.ResponseWriter, r *http.Request) error {
@@ -367,12 +358,12 @@ func (h *Handlers) lookupProfiles(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	out := make([]lookupJSON, 0, len(ps))
+	out := make([]domain.UserEvent, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, lookupJSON{ID: p.ID, Username: p.Username, Bio: p.Bio, Image: p.Image, UpdatedAt: p.UpdatedAt.UnixMilli()})
+		out = append(out, domain.ProfileEvent(p))
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
-		Profiles []lookupJSON `json:"profiles"`
+		Profiles []domain.UserEvent `json:"profiles"`
 	}{out})
 	return nil
 }
